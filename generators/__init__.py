@@ -1,0 +1,1 @@
+"""TI2V generators behind stepeval's Generator protocol."""

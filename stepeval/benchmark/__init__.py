@@ -1,0 +1,83 @@
+"""Benchmarks: items, loaders (Step-Video-TI2V-Eval, VBench-I2V suite, any folder), subsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stepeval.benchmark.folder import load_folder
+from stepeval.benchmark.items import BenchmarkItem, LoadedBenchmark, Problem
+from stepeval.benchmark.step_eval import load_step_eval, looks_like_step_eval
+from stepeval.benchmark.subsets import Subset
+from stepeval.benchmark.vbench_suite import load_vbench_suite, looks_like_vbench_suite
+from stepeval.errors import UserError
+
+KINDS = ("auto", "step-video-ti2v-eval", "vbench-i2v", "folder")
+
+
+def detect_kind(path: Path) -> str:
+    if looks_like_step_eval(path):
+        return "step-video-ti2v-eval"
+    if looks_like_vbench_suite(path):
+        return "vbench-i2v"
+    return "folder"
+
+
+def load_benchmark(path: str | Path, kind: str = "auto", *, subset: Subset | None = None, verify: bool = True) -> LoadedBenchmark:
+    """Load any supported benchmark folder and apply a subset.
+
+    Problems of items outside the subset are dropped, so a partial copy that holds the whole
+    subset is reported as complete for that subset.
+    """
+    path = Path(path)
+    if kind not in KINDS:
+        raise UserError(f"unknown benchmark kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
+    if kind == "auto":
+        if not path.is_dir():
+            raise UserError("benchmark folder not found", path=path, hint="pass an existing folder")
+        kind = detect_kind(path)
+    ids = set(subset.ids) if subset and subset.ids else None
+    if kind == "step-video-ti2v-eval":
+        loaded = load_step_eval(path, ids=ids, verify=verify)
+    elif kind == "vbench-i2v":
+        loaded = load_vbench_suite(path, ids=ids)
+    else:
+        loaded = load_folder(path, ids=ids)
+    if subset and not subset.is_all:
+        loaded.items = subset.apply(loaded.items)
+        keep = set(loaded.ids)
+        loaded.problems = [p for p in loaded.problems if p.item_id is None or p.item_id in keep]
+        if loaded.expected_ids is not None:
+            loaded.expected_ids = _expected_in_subset(loaded, subset, keep)
+    return loaded
+
+
+def _expected_in_subset(loaded: LoadedBenchmark, subset: Subset, selected: set[str]) -> list[str]:
+    """Which expected ids the subset covers. A sample or a present-only subset expects exactly what
+    it selected; a domain/aspect filter also expects the pairs it would select that are missing, so
+    a copy that lacks them is still reported as partial."""
+    if subset.sample or subset.present_only:
+        return sorted(selected)
+    meta = {it.id: (it.domain, it.aspect) for it in loaded.items}
+    out = []
+    for item_id in loaded.expected_ids or []:
+        domain, aspect = meta.get(item_id) or _strata_from_id(item_id)
+        if (not subset.domains or domain in subset.domains) and (not subset.aspects or aspect in subset.aspects):
+            out.append(item_id)
+    return out
+
+
+def _strata_from_id(item_id: str) -> tuple[str, str]:
+    parts = item_id.split("/")
+    return (parts[0], parts[1]) if len(parts) == 3 else ("", "")
+
+
+__all__ = [
+    "BenchmarkItem",
+    "LoadedBenchmark",
+    "Problem",
+    "Subset",
+    "load_benchmark",
+    "load_folder",
+    "load_step_eval",
+    "load_vbench_suite",
+]

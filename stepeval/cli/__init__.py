@@ -1,0 +1,1 @@
+"""The stepeval command-line interface."""

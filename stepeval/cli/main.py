@@ -1,0 +1,89 @@
+"""The `stepeval` command: core groups plus the groups installed packages register.
+
+Packages plug in through the `stepeval.commands` entry-point group (name = command, value = a
+typer.Typer), so `reports` and `annotation_app` (or a user's package) add commands without stepeval
+importing them.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from importlib.metadata import entry_points
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from stepeval import __version__
+from stepeval.cli import data as data_cli
+from stepeval.cli.state import STATE
+from stepeval.errors import UserError
+
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="stepeval",
+    help=(
+        "Benchmark and evaluation harness for text-driven image-to-video (TI2V) models.\n\n"
+        "Load Step-Video-TI2V-Eval (or the VBench-I2V suite, or any folder of image+prompt pairs), "
+        "generate videos, score them, collect blinded human judgments and build leaderboards."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_cli.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stepeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug detail."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    STATE.verbose = verbose
+
+
+def _load_plugins() -> None:
+    for ep in entry_points(group="stepeval.commands"):
+        try:
+            sub = ep.load()
+        except Exception as exc:  # a broken plugin must not take the core CLI down with it
+            err_console.print(f"[yellow]warning:[/] command group {ep.name!r} from {ep.value} failed to load: {exc}")
+            continue
+        app.add_typer(sub, name=ep.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_plugins()
+    verbose = "--verbose" in (argv or sys.argv) or "-v" in (argv or sys.argv)[:3]
+    try:
+        app(args=argv, prog_name="stepeval", standalone_mode=False)
+    except UserError as exc:
+        if verbose:
+            err_console.print(traceback.format_exc(), markup=False, highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("[yellow]interrupted[/]: work written so far is kept; rerun the same command to resume.")
+        return 130
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
