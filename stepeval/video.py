@@ -60,7 +60,7 @@ def _open(path: Path):
         ) from exc
     if not container.streams.video:
         container.close()
-        raise UserError("contains no video stream", path=path, hint="pass a video file")
+        raise UserError("contains no video (zero frames, or no video stream)", path=path, hint="regenerate the video; an empty file cannot be scored")
     return container
 
 

@@ -119,7 +119,7 @@ def validate(
             style = "yellow" if k in ("missing_image", "stray_file") else "red"
             console.print(f"[{style}]{k}[/]: {len(plist)}")
             for p in plist[:show]:
-                console.print(f"  {escape(str(p.path))}: {escape(p.message)}", highlight=False)
+                console.print(f"  {escape(str(p.path))}: {escape(p.message)}", highlight=False, soft_wrap=True)
             if len(plist) > show:
                 console.print(f"  ... and {len(plist) - show} more (--show N to list more)")
         verified = f", {summary['images_verified']} images verified against the manifest" if verify and loaded.verified else ""
@@ -127,7 +127,8 @@ def validate(
         by_domain = ", ".join(f"{n} {d or '-'}" for d, n in summary["by_domain"].items())
         console.print(
             f"{summary['prompts']} prompts ({by_domain}), {summary['images_present']} images present{verified}, "
-            f"{summary['images_missing']} missing: {status}"
+            f"{summary['images_missing']} missing: {status}",
+            soft_wrap=True,
         )
     if bad or (strict and summary["status"] != "complete"):
         raise typer.Exit(1)

@@ -50,7 +50,14 @@ def _root(
     STATE.verbose = verbose
 
 
+_plugins_loaded = False
+
+
 def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
     for ep in entry_points(group="stepeval.commands"):
         try:
             sub = ep.load()
@@ -62,26 +69,20 @@ def _load_plugins() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _load_plugins()
-    verbose = "--verbose" in (argv or sys.argv) or "-v" in (argv or sys.argv)[:3]
+    STATE.verbose = False
     try:
-        app(args=argv, prog_name="stepeval", standalone_mode=False)
+        # Standalone mode lets click report usage errors itself (exit 2); our own errors pass through.
+        app(args=argv, prog_name="stepeval", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except UserError as exc:
-        if verbose:
+        if STATE.verbose:
             err_console.print(traceback.format_exc(), markup=False, highlight=False)
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: work written so far is kept; rerun the same command to resume.")
         return 130
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
     return 0
 
 
