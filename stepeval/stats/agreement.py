@@ -36,7 +36,9 @@ Weights = Literal["linear", "quadratic"] | None
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (int, float, np.integer, np.floating))
 
 
 def _value_index(
@@ -283,7 +285,11 @@ def reliability_matrix(
 
 
 def confusion_matrix(
-    labels_1: Iterable[Any], labels_2: Iterable[Any], *, values: Sequence[Any] | None = None, ordered: bool = False
+    labels_1: Iterable[Any],
+    labels_2: Iterable[Any],
+    *,
+    values: Sequence[Any] | None = None,
+    ordered: bool = False,
 ) -> tuple[list[Any], np.ndarray]:
     """Counts of (annotator 1 label, annotator 2 label) pairs; pairs with a missing label dropped."""
     first, second = as_list(labels_1), as_list(labels_2)
