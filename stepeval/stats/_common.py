@@ -40,10 +40,15 @@ def factorize(
     and an id outside it is a `UserError`; without, ids are sorted.
     """
     items = as_list(values)
-    for i, value in enumerate(items):
-        if is_missing(value):
-            raise UserError(f"{what} number {i} (0-based) is missing", hint=f"give every row a {what}")
-    keys = [str(v) for v in items]
+    if set(map(type, items)) <= {str}:
+        # The common case (ids and tags read from a table): a str is never missing and is its own
+        # key, so skip the per-value checks, which dominate the cost on large judgment tables.
+        keys = items
+    else:
+        for i, value in enumerate(items):
+            if is_missing(value):
+                raise UserError(f"{what} number {i} (0-based) is missing", hint=f"give every row a {what}")
+        keys = [str(v) for v in items]
     if order is None:
         names = tuple(sorted(set(keys)))
     else:

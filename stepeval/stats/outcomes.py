@@ -84,8 +84,32 @@ def _normalise(value: Any) -> str:
     return str(value).strip().lower()
 
 
+def _encode_distinct(values: list[Any], vocabulary: Mapping[str, int]) -> np.ndarray | None:
+    """Fast path: code each distinct label once and map. None when a label is missing, unknown,
+    boolean or unhashable, so that the slow path reports it with its position."""
+    kinds = set(map(type, values))
+    if bool in kinds or np.bool_ in kinds:
+        return None  # True == 1 in a dict: never let a boolean borrow the code of 1
+    try:
+        distinct = set(values)
+    except TypeError:
+        return None
+    lookup: dict[Any, int] = {}
+    for value in distinct:
+        if is_missing(value):
+            return None
+        code = vocabulary.get(_normalise(value))
+        if code is None:
+            return None
+        lookup[value] = code
+    return np.fromiter(map(lookup.__getitem__, values), dtype=np.int8, count=len(values))
+
+
 def _encode(values: Iterable[Any], vocabulary: Mapping[str, int], what: str, accepted: str) -> np.ndarray:
     values = list(values) if not isinstance(values, np.ndarray) else values.ravel().tolist()
+    fast = _encode_distinct(values, vocabulary)
+    if fast is not None:
+        return fast
     codes = np.empty(len(values), dtype=np.int8)
     cache: dict[Any, int] = {}
     unknown: list[str] = []
@@ -95,8 +119,10 @@ def _encode(values: Iterable[Any], vocabulary: Mapping[str, int], what: str, acc
                 f"{what} number {i} (0-based) has no label",
                 hint="drop unanswered judgments before computing statistics",
             )
+        # Keyed by type too: True == 1 as a dict key, and a boolean must not borrow the code of 1.
+        key = (type(value), value)
         try:
-            code = cache.get(value)
+            code = cache.get(key)
         except TypeError:  # unhashable
             code = None
         if code is None:
@@ -106,7 +132,7 @@ def _encode(values: Iterable[Any], vocabulary: Mapping[str, int], what: str, acc
                     unknown.append(repr(value))
                 continue
             try:
-                cache[value] = code
+                cache[key] = code
             except TypeError:
                 pass
         codes[i] = code

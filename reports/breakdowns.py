@@ -1,0 +1,68 @@
+"""Breakdowns of the pairwise results and of the per-video scores by domain, aspect, or taxonomy
+category (when a label file is given; an item with several categories counts in each)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reports.items import item_meta  # noqa: F401  (re-exported: breakdowns group by it)
+from reports.statistics import counts_by
+from reports.vbench_table import MODEL_ITEM, MOTION_METRIC, PREFIX, latest_scores
+from stepeval.metrics.aggregate import DIMENSION_KEYS
+
+BY = ("domain", "aspect", "category")
+
+
+def _with_group(rows: pd.DataFrame, by: str, items: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
+    if by not in BY:
+        raise ValueError(f"by must be one of {BY}, got {by!r}")
+    if by == "category":
+        if labels is None or labels.empty:
+            return rows.iloc[0:0].assign(group=[])
+        return rows.merge(labels[["item_id", "category"]], on="item_id", how="inner").rename(columns={"category": "group"})
+    if by in rows.columns:
+        return rows.assign(group=rows[by].replace("", "(none)"))
+    return rows.merge(items[["item_id", by]], on="item_id", how="left").rename(columns={by: "group"}).fillna({"group": "(none)"})
+
+
+def pairwise_breakdown(resolved: pd.DataFrame, by: str, *, items: pd.DataFrame | None = None,
+                       labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-item (majority) W-T-L and tie-half win rate per opponent, dimension and group."""
+    items = items if items is not None else pd.DataFrame(columns=["item_id", "domain", "aspect"])
+    columns = ["opponent", "dimension", "group", "wins", "ties", "losses", "n", "tie_half", "low", "high"]
+    if resolved.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = _with_group(resolved, by, items, labels)
+    if grouped.empty:
+        return pd.DataFrame(columns=columns)
+    return counts_by(grouped, ("opponent", "dimension", "group"))[columns]
+
+
+def score_breakdown(scores: pd.DataFrame | None, models: list[str], by: str, *, items: pd.DataFrame | None = None,
+                    labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean per-video score per model, group and metric (the nine VBench dimensions and the motion
+    score), with the number of videos; per-model rows are not used (they have no item)."""
+    items = items if items is not None else pd.DataFrame(columns=["item_id", "domain", "aspect"])
+    columns = ["model_tag", "group", "metric", "mean", "videos"]
+    latest = latest_scores(scores)
+    wanted = [PREFIX + k for k in DIMENSION_KEYS] + [MOTION_METRIC]
+    rows = latest[latest["metric"].isin(wanted) & (latest["status"] == "ok") & (latest["item_id"] != MODEL_ITEM)
+                  & latest["model_tag"].isin(models)]
+    rows = rows.assign(value=pd.to_numeric(rows["value"], errors="coerce"))
+    rows = rows[np.isfinite(rows["value"])]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = _with_group(rows[["model_tag", "item_id", "metric", "value"]], by, items, labels)
+    if grouped.empty:
+        return pd.DataFrame(columns=columns)
+    out = grouped.groupby(["model_tag", "group", "metric"], sort=True)["value"].agg(["mean", "count"]).reset_index()
+    return out.rename(columns={"count": "videos"})[columns]
+
+
+def score_breakdown_wide(long: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Rows = (group, metric), columns = models, values = means."""
+    if long.empty:
+        return pd.DataFrame(columns=["group", "metric", *models])
+    wide = long.pivot_table(index=["group", "metric"], columns="model_tag", values="mean", aggfunc="first")
+    return wide.reindex(columns=[m for m in models if m in wide.columns]).reset_index()

@@ -1,0 +1,120 @@
+"""Everything a report reads, gathered once: the run directory, its annotation store or export,
+the benchmark's prompts and an optional taxonomy label file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from reports.items import item_meta
+from reports.judgments import empty_judgments, load_judgments, split_sources
+from reports.pairwise import excluded_videos, ok_videos
+from reports.taxonomy import load_labels
+from stepeval.errors import UserError
+from stepeval.runs import Run
+
+DEFAULT_STORE = "annotations.sqlite"
+
+
+@dataclass
+class ReportInputs:
+    run_name: str
+    models: list[str]  # display order: run.yaml's models first, then any other tag seen
+    generations: pd.DataFrame
+    scores: pd.DataFrame
+    judgments: pd.DataFrame  # human, prepared (may be empty)
+    stored_auto: pd.DataFrame  # judgments with source "auto" found in the store/export, prepared
+    items: pd.DataFrame  # item_id, domain, aspect
+    prompts: dict[str, str] = field(default_factory=dict)
+    labels: pd.DataFrame | None = None
+    config: dict = field(default_factory=dict)
+    annotations_source: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Facts every pairwise table needs, computed once.
+        self.excluded = excluded_videos(self.generations)
+        self.have = ok_videos(self.generations)
+
+
+def _read_table(table, what: str) -> pd.DataFrame:
+    try:
+        frame = table.read()
+        # Plain Python strings: the report walks these columns value by value, which is slow on
+        # pandas' Arrow-backed strings.
+        for column in frame.columns:
+            if pd.api.types.is_string_dtype(frame[column]) and not pd.api.types.is_object_dtype(frame[column]):
+                frame[column] = frame[column].astype(object)
+        return frame
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise UserError(f"cannot read {what} ({exc})", path=table.path,
+                        hint="restore the file or re-run the step that writes it") from exc
+
+
+def _config_models(config: dict) -> list[str]:
+    models = config.get("models") or []
+    tags = []
+    for m in models:
+        tag = m.get("tag") if isinstance(m, dict) else m
+        if tag:
+            tags.append(str(tag))
+    return tags
+
+
+def _prompts(run: Run, config: dict, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame]:
+    bench = config.get("benchmark")
+    if not isinstance(bench, dict) or not bench.get("path"):
+        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"])
+    path = Path(str(bench["path"])).expanduser()
+    if not path.is_absolute() and not path.exists():
+        path = run.root / path
+    try:
+        from stepeval.benchmark import load_benchmark
+
+        loaded = load_benchmark(path, bench.get("kind", "auto"), verify=False)
+    except UserError as exc:
+        warnings.append(f"Prompts are not shown: the benchmark named in run.yaml could not be read ({str(exc).splitlines()[0]}).")
+        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"])
+    items = pd.DataFrame([{"item_id": it.id, "domain": it.domain, "aspect": it.aspect} for it in loaded.items],
+                         columns=["item_id", "domain", "aspect"])
+    return {it.id: it.prompt for it in loaded.items}, items
+
+
+def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, labels: str | Path | None = None) -> ReportInputs:
+    """Read a run directory (and its judgments) for `assemble_report`.
+
+    Judgments come from `annotations` (an exported JSONL/CSV file, a ``.sqlite`` store or a
+    SQLAlchemy URL), else from the run's own ``annotations.sqlite`` when present. Judgments of
+    another run are refused.
+    """
+    run = Run.open(run_dir)
+    warnings: list[str] = []
+    generations = _read_table(run.generations, "generations.parquet")
+    scores = _read_table(run.scores, "scores.parquet")
+    source = annotations
+    if source is None and (run.root / DEFAULT_STORE).is_file():
+        source = run.root / DEFAULT_STORE
+    raw = load_judgments(source, run_name=run.name) if source is not None else pd.DataFrame()
+    if len(raw):
+        human, stored_auto = split_sources(raw, where=str(source))
+    else:
+        human, stored_auto = empty_judgments(), empty_judgments()
+    prompts, bench_items = _prompts(run, run.config, warnings)
+    items = item_meta(human, bench_items, generations, scores)
+    label_frame = None
+    if labels is not None:
+        label_frame = load_labels(labels, dict(zip(items["item_id"], items["domain"])))
+    seen: list[str] = []
+    for frame, cols in ((generations, ("model_tag",)), (scores, ("model_tag",)), (human, ("model_a", "model_b"))):
+        for c in cols:
+            if len(frame) and c in frame.columns:
+                seen += [str(v) for v in frame[c].dropna().unique()]
+    configured = _config_models(run.config)
+    models = list(dict.fromkeys(configured + sorted(set(seen) - set(configured))))
+    return ReportInputs(
+        run_name=run.name, models=models, generations=generations, scores=scores, judgments=human,
+        stored_auto=stored_auto, items=items, prompts=prompts, labels=label_frame, config=run.config,
+        annotations_source=str(source) if source is not None else "", warnings=warnings,
+    )
