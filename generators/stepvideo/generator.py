@@ -1,0 +1,172 @@
+"""`StepVideoTI2V`: the in-repo Step-Video-TI2V behind stepeval's Generator protocol.
+
+Registry name `stepvideo-ti2v` (entry point `stepeval.generators`). Parameters are the settings of
+`TI2VSettings` (per request: motion_score, cfg_scale, steps, time_shift, negative_prompt,
+magic_prompts, official_crop, vae_tile, image_latent) plus how to load and run it (model_dir,
+dtype, offload, text_on_cpu, sp_degree, cfg_degree). Weights are loaded once in `load(device)`
+from a hub-layout model folder (transformer/, vae/, step_llm/, hunyuan_clip/, ...).
+
+Multi-process: under torchrun every rank of a video group (sp_degree x cfg_degree consecutive
+ranks) calls `generate` with the same request; the first rank gets the frames, the others get a
+result whose `frames` is empty and whose `info["writer"]` is False (they must not write).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stepeval.errors import UserError
+from stepeval.generation.protocol import Capabilities, GenerationRequest, GenerationResult
+
+from . import memory
+from .checkpoint import load_model_dir, parse_dtype
+from .conditioning import resolve_geometry
+from .parallel import SINGLE, ParallelState, init_parallel
+from .pipeline import StepVideoTI2VPipeline, TI2VSettings
+from .sampler import uses_guidance
+
+NATIVE_SIZES = ((544, 992), (992, 544))  # official landscape, and its portrait transpose
+PER_REQUEST = frozenset({"motion_score", "cfg_scale", "steps", "time_shift", "negative_prompt",
+                         "magic_prompts", "official_crop", "vae_tile", "image_latent"})
+
+
+class StepVideoTI2V:
+    name = "stepvideo-ti2v"
+
+    def __init__(self, model_dir: str | Path | None = None, *, dtype: str = "auto",
+                 offload: str = "auto", text_on_cpu: bool = False, sp_degree: int = 1,
+                 cfg_degree: int = 1, sizes: tuple[tuple[int, int], ...] | None = None,
+                 frame_counts: tuple[int, ...] = (102, 51, 17), fps: float = 25.0,
+                 steps: int = 50, cfg_scale: float = 9.0, time_shift: float = 13.0,
+                 motion_score: float = 5.0, negative_prompt: str | None = None, magic_prompts: bool = True,
+                 official_crop: bool = False, vae_tile: int | None = None,
+                 image_latent: str = "sample", verbose: bool = True):
+        if model_dir is None:
+            raise UserError("stepvideo-ti2v needs model_dir, the folder of the downloaded weights "
+                            "(hub layout: transformer/, vae/, step_llm/, hunyuan_clip/)",
+                            hint="pass --set model_dir=/path/to/stepvideo-ti2v")
+        self.model_dir = Path(model_dir)
+        self.dtype_name = dtype
+        self.offload_request = offload
+        self.text_on_cpu = bool(text_on_cpu)
+        self.sp_degree, self.cfg_degree = int(sp_degree), int(cfg_degree)
+        self.verbose = verbose
+        self.defaults = TI2VSettings(
+            fps=fps, steps=steps, cfg_scale=cfg_scale, time_shift=time_shift,
+            motion_score=motion_score, negative_prompt=negative_prompt,
+            magic_prompts=magic_prompts, official_crop=official_crop, vae_tile=vae_tile,
+            image_latent=image_latent)
+        self.defaults.validated()  # fail on bad settings before any weights are read
+        self.capabilities = Capabilities(
+            sizes=tuple(tuple(s) for s in (sizes or NATIVE_SIZES)),
+            frame_counts=tuple(frame_counts), fps=float(fps), request_params=PER_REQUEST,
+            notes="frames must be multiples of 17; sizes are floored to multiples of 16")
+        self.pipeline: StepVideoTI2VPipeline | None = None
+        self.parallel: ParallelState = SINGLE
+        self.config = None
+        self.plans: list[memory.MemoryPlan] = []
+
+    # -- protocol ------------------------------------------------------------------------------
+    @property
+    def is_writer(self) -> bool:
+        return self.parallel.is_writer
+
+    @property
+    def group_size(self) -> int:
+        """Ranks that make one video together (the batch runner's `sp_degree`)."""
+        return self.sp_degree * self.cfg_degree
+
+    def load(self, device: str = "auto") -> None:
+        if self.pipeline is not None:
+            return
+        self.parallel = init_parallel(self.sp_degree, self.cfg_degree,
+                                      None if device == "auto" else device)
+        dev = self.parallel.device
+        dtype = self._dtype(dev)
+        parts = load_model_dir(self.model_dir, dtype=dtype)
+        self.config = parts.config
+        offload = self._plan_offload(dev, dtype)
+        self.pipeline = StepVideoTI2VPipeline(
+            parts.dit, parts.vae, parts.encode_text, text_module=parts.text_module, device=dev,
+            parallel=self.parallel, offload=offload, text_on_cpu=self.text_on_cpu)
+
+    def generate(self, request: GenerationRequest, decode: bool = True) -> GenerationResult:
+        if self.pipeline is None:
+            raise RuntimeError("call load(device) before generate()")
+        height, width, frames, fps = self.capabilities.resolve(request)
+        settings = self.settings_for(request, height=height, width=width, frames=frames, fps=fps)
+        self._check_fits(settings)
+        start = time.perf_counter()
+        with memory.PeakMemory(self.parallel.device) as peak:
+            out = self.pipeline(request.prompt, request.image_path, settings, decode=decode)
+        seconds = time.perf_counter() - start
+        info: dict[str, Any] = {
+            "timings": out.timings, "notes": out.notes, "writer": self.parallel.is_writer,
+            "settings": dataclasses.asdict(out.settings),
+            "latent_shape": list(out.geometry.latent_shape),
+            "sp_degree": self.sp_degree, "cfg_degree": self.cfg_degree,
+            "offload": self.pipeline.offload, "dtype": str(self.pipeline.dtype).replace("torch.", ""),
+        }
+        frames_out = out.frames if out.frames is not None else iter(())
+        return GenerationResult(frames_out, out.settings.fps, seconds, peak.bytes, info)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def settings_for(self, request: GenerationRequest, **geometry) -> TI2VSettings:
+        unknown = set(request.params) - PER_REQUEST
+        if unknown:
+            raise UserError(f"stepvideo-ti2v cannot change {sorted(unknown)} per request",
+                            hint=f"per-request parameters are {sorted(PER_REQUEST)}")
+        return dataclasses.replace(self.defaults, seed=int(request.seed), **request.params,
+                                   **geometry)
+
+    def _dtype(self, device: torch.device) -> torch.dtype:
+        if self.dtype_name == "auto":
+            # bf16 is what the model was released and tuned in; CPUs run fp32 far faster.
+            return torch.bfloat16 if device.type == "cuda" else torch.float32
+        return parse_dtype(self.dtype_name)
+
+    def plan(self, settings: TI2VSettings, device: torch.device | None = None,
+             dtype: torch.dtype | None = None) -> memory.MemoryPlan:
+        cfg = self.config
+        dev = device or self.parallel.device
+        dtype = dtype or (self.pipeline.dtype if self.pipeline else self._dtype(dev))
+        unit = cfg.vae.spatial_compression * cfg.dit.patch_size
+        geo = resolve_geometry(settings.frames, settings.height, settings.width,
+                               spatial_unit=unit, spatial_compression=cfg.vae.spatial_compression)
+        return memory.plan_memory(
+            cfg, latent_shape=geo.latent_shape, steps=settings.steps,
+            guidance=uses_guidance(settings.cfg_scale), dtype=dtype, sp_degree=self.sp_degree,
+            cfg_degree=self.cfg_degree, free_bytes=memory.free_memory(dev), device=str(dev),
+            vae_tile=settings.vae_tile, text_on_cpu=self.text_on_cpu)
+
+    def _plan_offload(self, dev: torch.device, dtype: torch.dtype) -> str:
+        """Plan for the default video before loading: pick the offload mode, or refuse clearly."""
+        h, w = self.capabilities.sizes[0] if self.capabilities.sizes else (544, 992)
+        settings = dataclasses.replace(self.defaults, height=h, width=w,
+                                       frames=self.capabilities.frame_counts[0])
+        plan = self.plan(settings, dev, dtype)
+        mode = memory.choose_offload(plan, self.offload_request)
+        self._show(plan)
+        return mode
+
+    def _check_fits(self, settings: TI2VSettings) -> None:
+        plan = self.plan(settings)
+        if not plan.fits(self.pipeline.offload):
+            memory.choose_offload(plan, self.pipeline.offload)  # raises the clear error
+
+    def _show(self, plan: memory.MemoryPlan) -> None:
+        self.plans.append(plan)
+        if self.verbose and self.parallel.global_rank == 0:
+            from rich.console import Console  # noqa: PLC0415
+
+            Console(stderr=True).print(plan.render(), markup=False, highlight=False)
+
+
+def frames_array(result: GenerationResult) -> np.ndarray:
+    return result.frames if isinstance(result.frames, np.ndarray) else np.stack(list(result.frames))
