@@ -1,0 +1,1 @@
+"""The Streamlit annotation app for stepeval's blinded pairwise studies (`stepeval annotate ...`)."""

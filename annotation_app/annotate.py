@@ -1,0 +1,157 @@
+"""The annotator's page: input image and prompt, two blinded videos, three Left/Tie/Right answers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from annotation_app import media, state
+from annotation_app.tutorial import SHORTCUTS, render_tutorial
+from stepeval.errors import UserError
+from stepeval.human import AnnotationStore, AuthError, Identity, TaskInfo
+from stepeval.runs import Run
+
+LABELS = (("left", "Left"), ("tie", "Tie"), ("right", "Right"))
+VALUES = [v for v, _ in LABELS]
+TEXT_TO_VALUE = {text: v for v, text in LABELS}
+
+
+def _first_open(queue: list[TaskInfo]) -> int:
+    """Resume where the annotator left off: the first task without an answer."""
+    return next((i for i, t in enumerate(queue) if t.answer is None), len(queue))
+
+
+def _video_path(store: AnnotationStore, run_root: Path | None, task: TaskInfo, tag: str) -> Path:
+    root = run_root or Path(store.study(task.study_id).run_root or ".")
+    return Run(root, {}).video_path(tag, task.item_id)
+
+
+def _show_video(path: Path) -> None:
+    try:
+        st.video(media.video_bytes(path), format="video/mp4", loop=True, muted=True)
+    except OSError:
+        # Never show the path: it names the model. The annotator can flag the pair instead.
+        st.error("This video could not be loaded. Tick 'cannot judge' below and submit.")
+
+
+def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> None:
+    study = store.study(ident.study_id)
+    if not ident.tutorial_done and not st.session_state.get("tutorial_seen"):
+        if render_tutorial(study.dimensions):
+            store.mark_tutorial_done(ident.annotator_id)
+            st.session_state["tutorial_seen"] = True
+            st.rerun()
+        return
+
+    queue = store.queue(ident.annotator_id)
+    if not queue:
+        st.info("No items are assigned to you yet. Ask the study admin.")
+        return
+    if "idx" not in st.session_state:
+        st.session_state["idx"] = _first_open(queue)
+    idx = min(max(st.session_state["idx"], 0), len(queue))
+    done = sum(t.answer is not None for t in queue)
+    st.progress(done / len(queue), text=f"{done} of {len(queue)} judged")
+    notice = st.session_state.pop("notice", None)
+    if notice:
+        st.success(notice)
+    problem = st.session_state.pop("problem", None)
+    if problem:
+        getattr(st, problem[0])(problem[1])
+
+    if idx >= len(queue):
+        st.success("All done, thank you! You can go back to review or change an answer.")
+        st.button("Back", key="back", shortcut="B", on_click=_go_to, args=(len(queue) - 1,))
+        return
+
+    task = queue[idx]
+    item = store.item(task.study_id, task.item_id)
+    if st.session_state.get("shown", (None,))[0] != task.id:
+        st.session_state["shown"] = (task.id, time.monotonic())
+    submission_id = state.submission_id(task.id)  # made with the form, so every send of it shares it
+
+    st.caption(f"Item {idx + 1} of {len(queue)}" + (" · answered before: changing it keeps a record of both" if task.answer else ""))
+    top = st.columns([1, 2])
+    with top[0]:
+        if item.image_path and Path(item.image_path).is_file():
+            st.image(media.image_png(Path(item.image_path)), caption="Input image")
+        else:
+            st.warning("The input image is not available.")
+    with top[1]:
+        st.markdown("**Prompt**")
+        st.markdown(f"<div lang='zh' style='font-size:1.35rem;line-height:1.6'>{_escape(item.prompt)}</div>", unsafe_allow_html=True)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Left**")
+        _show_video(_video_path(store, run_root, task, task.left_tag))
+    with right:
+        st.markdown("**Right**")
+        _show_video(_video_path(store, run_root, task, task.right_tag))
+    st.html(media.PAGE_JS, unsafe_allow_javascript=True)
+
+    stored = (task.answer or {}).get("labels") or {}
+    for n, dim in enumerate(study.dimensions):
+        row = st.columns([3, 2])
+        with row[0]:
+            keys = " / ".join(SHORTCUTS[n]) if n < len(SHORTCUTS) else ""
+            st.markdown(f"**{dim.title}**: {dim.question}" + (f"  \n<span style='color:#888'>keys {keys}</span>" if keys else ""), unsafe_allow_html=True)
+            with st.popover("Guideline"):
+                st.markdown(dim.guideline)
+        with row[1]:
+            # A radio keeps its value across Streamlit's coalesced reruns, so fast key presses
+            # (1, 5, 9, Enter) are never lost the way momentary button clicks can be.
+            st.radio(
+                dim.title, [text for _, text in LABELS], horizontal=True, label_visibility="collapsed",
+                index=VALUES.index(stored[dim.name]) if stored.get(dim.name) in VALUES else None,
+                key=f"{dim.name}:{task.id}",
+            )
+    answer = task.answer or {}
+    st.text_input("Comment (optional)", value=answer.get("comment") or "", key=f"comment:{task.id}")
+    st.checkbox("Cannot judge: a video is broken or does not play", value=answer.get("cannot_judge", False), key=f"cannot:{task.id}")
+
+    nav = st.columns([1, 1, 4])
+    with nav[0]:
+        st.button("Back", key="back", shortcut="B", disabled=idx == 0, on_click=_go_to, args=(idx - 1,))
+    with nav[1]:
+        # Submitting in the button's callback, before the script runs again, lets that one run
+        # render the next item (instead of a run to store and a second run to show the result).
+        st.button("Submit & next", key="submit", shortcut="Enter", type="primary", on_click=_submit,
+                  args=(store, ident, task.id, [d.name for d in study.dimensions], [d.title for d in study.dimensions], idx, submission_id))
+
+
+def _go_to(idx: int) -> None:
+    st.session_state["idx"] = idx
+    st.session_state.pop("shown", None)
+
+
+def _submit(store: AnnotationStore, ident: Identity, task_id: str, dims: list[str], titles: list[str], idx: int, submission_id: str) -> None:
+    ss = st.session_state
+    labels = {d: TEXT_TO_VALUE.get(ss.get(f"{d}:{task_id}")) for d in dims}
+    cannot = bool(ss.get(f"cannot:{task_id}", False))
+    missing = [title for d, title in zip(dims, titles) if labels[d] is None]
+    if missing and not cannot:
+        ss["problem"] = ("warning", f"Choose Left, Tie or Right for: {', '.join(missing)} (or tick 'cannot judge').")
+        return
+    seconds = time.monotonic() - ss["shown"][1] if ss.get("shown", (None,))[0] == task_id else None
+    try:
+        res = store.submit(task_id, annotator_id=ident.annotator_id, labels=labels, submission_id=submission_id,
+                           seconds=None if seconds is None else round(seconds, 3), comment=ss.get(f"comment:{task_id}", ""), cannot_judge=cannot)
+    except AuthError as exc:
+        state.sign_out()
+        ss["signin_error"] = str(exc)
+        return
+    except UserError as exc:
+        ss["problem"] = ("error", str(exc))
+        return
+    state.answer_stored(task_id)
+    ss["idx"] = idx + 1
+    if res.created and res.revision > 1:
+        ss["notice"] = "Answer changed; the earlier one is kept in the record."
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

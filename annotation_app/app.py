@@ -1,0 +1,73 @@
+"""Streamlit entry point: `stepeval annotate serve RUN` runs this file.
+
+One script, three views: sign-in, the annotator's page and the admin page (`?view=admin`). The
+role comes from the token, never from the URL: an annotator who opens `?view=admin` is refused.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotation_app import admin, annotate, state
+from annotation_app.config import from_env
+from stepeval.human import AnnotationStore, AuthError
+from stepeval.errors import UserError
+
+st.set_page_config(page_title="Video comparison", layout="wide", initial_sidebar_state="collapsed")
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> AnnotationStore:
+    return AnnotationStore(url)
+
+
+def _sign_in_form(store: AnnotationStore, want_admin: bool) -> None:
+    st.title("Study admin sign-in" if want_admin else "Video comparison: sign in")
+    error = st.session_state.pop("signin_error", None)
+    if error:
+        st.error(error)
+    token = st.text_input("Access token", type="password", key="token_input")
+    if st.button("Sign in", key="signin", type="primary"):
+        try:
+            ident = store.authenticate(token, role="admin" if want_admin else None)
+        except AuthError as exc:
+            st.error(str(exc))
+            return
+        state.sign_in(ident)
+        st.rerun()
+
+
+def main() -> None:
+    config = from_env()
+    try:
+        store = _store(config.db_url)
+    except UserError as exc:
+        st.error(str(exc))
+        return
+    want_admin = st.query_params.get("view") == "admin"
+    ident = state.identity()
+    if ident is None:
+        _sign_in_form(store, want_admin)
+        return
+    if ident.role == "annotator":
+        try:
+            store.check_active(ident.annotator_id)
+        except AuthError as exc:
+            state.sign_out()
+            st.session_state["signin_error"] = str(exc)
+            st.rerun()
+    with st.sidebar:
+        st.caption(f"Signed in as {ident.name}")
+        if st.button("Sign out", key="signout"):
+            state.sign_out()
+            st.rerun()
+    if want_admin and ident.role != "admin":
+        st.error("The admin page needs the study admin token; you are signed in as an annotator.")
+        return
+    if ident.role == "admin":
+        admin.render(store, ident)
+    else:
+        annotate.render(store, ident, config.run_root)
+
+
+main()

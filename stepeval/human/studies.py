@@ -1,0 +1,101 @@
+"""Creating a study from a run directory: items from the run's benchmark, videos from the run."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+from stepeval.benchmark import Subset, load_benchmark
+from stepeval.errors import UserError
+from stepeval.human.store import AnnotationStore, ItemInfo
+from stepeval.runs import Run, check_model_tag
+
+_LIST_LIMIT = 40
+
+
+def _listing(ids: list[str]) -> str:
+    shown = ", ".join(ids[:_LIST_LIMIT])
+    return shown + (f" ... and {len(ids) - _LIST_LIMIT} more" if len(ids) > _LIST_LIMIT else "")
+
+
+def run_items(run: Run, subset: Subset | None = None):
+    """The benchmark items of a run (its `config.benchmark`), narrowed by `subset`."""
+    bench = run.config.get("benchmark")
+    if not isinstance(bench, dict) or not bench.get("path"):
+        raise UserError(
+            "run.yaml has no config.benchmark.path, so the study cannot know the prompts and images",
+            path=run.root / "run.yaml",
+            hint="create the run with `stepeval generate`, which records the benchmark",
+        )
+    path = Path(bench["path"])
+    if not path.is_absolute() and not path.exists() and (run.root / path).exists():
+        path = run.root / path
+    loaded = load_benchmark(path, bench.get("kind", "auto"), subset=Subset.from_dict(bench.get("subset")), verify=False)
+    items = loaded.items
+    if subset is not None and not subset.is_all:
+        items = subset.apply(items)
+    return items, {"path": str(path.resolve()), "kind": bench.get("kind", "auto"), "name": loaded.name}
+
+
+def create_study_from_run(
+    store: AnnotationStore,
+    run: Run,
+    model_a: str,
+    model_b: str,
+    *,
+    subset: Subset | None = None,
+    study_id: str | None = None,
+    overlap: int = 1,
+    gold_per_annotator: int = 0,
+    seed: int = 0,
+    exclude_missing: bool = False,
+) -> tuple[str, str]:
+    """Create a study comparing two model tags of `run`; returns (study id, admin token).
+
+    Every item needs an image and a video for both tags. Without `exclude_missing`, a gap is refused
+    with the list of what is missing; with it, those items are left out and recorded in the study.
+    """
+    for tag in (model_a, model_b):
+        check_model_tag(tag)
+    items, bench = run_items(run, subset)
+    if not items:
+        raise UserError("the subset selects no item of the run's benchmark", path=run.root, hint="loosen --domain/--aspect/--ids")
+    known = run.model_tags()
+    missing: dict[str, list[str]] = {}
+    for tag in (model_a, model_b):
+        gone = [it.id for it in items if not run.video_path(tag, it.id).is_file()]
+        if gone:
+            missing[tag] = gone
+    no_image = [it.id for it in items if not it.has_image]
+    excluded = sorted(set(no_image).union(*missing.values()) if missing else set(no_image))
+    if excluded and not exclude_missing:
+        lines = []
+        for tag, gone in missing.items():
+            extra = "" if tag in known else f" (no videos/{tag}/ folder; the run has: {', '.join(known) or 'no videos'})"
+            lines.append(f"model tag {tag!r} is missing {len(gone)} of {len(items)} videos{extra}: {_listing(gone)}")
+        if no_image:
+            lines.append(f"{len(no_image)} item(s) have no input image: {_listing(no_image)}")
+        raise UserError(
+            "cannot create the study:\n  " + "\n  ".join(lines),
+            path=run.root / "videos",
+            hint="generate the missing videos first, restrict the study (--ids, --domain, --aspect), or pass --exclude-missing to leave those items out",
+        )
+    keep = [it for it in items if it.id not in set(excluded)]
+    if not keep:
+        raise UserError("no item has both videos and an image", path=run.root / "videos", hint="generate videos for both model tags first")
+    study_id = study_id or f"study-{time.strftime('%Y%m%d')}-{secrets.token_hex(2)}"
+    bench["excluded_items"] = excluded
+    token = store.create_study(
+        study_id,
+        run_name=run.name,
+        run_root=str(run.root.resolve()),
+        model_a=model_a,
+        model_b=model_b,
+        items=[ItemInfo(it.id, it.domain, it.aspect, it.prompt, str(Path(it.image_path).resolve())) for it in keep],
+        overlap=overlap,
+        gold_per_annotator=gold_per_annotator,
+        seed=seed,
+        benchmark=bench,
+    )
+    return study_id, token
