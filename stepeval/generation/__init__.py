@@ -1,0 +1,24 @@
+"""Generation: the Generator protocol, the registry of models, model tags and sweeps, per-video
+seeds, the resumable and shardable batch runner, external-video import and the VBench view."""
+
+from stepeval.generation.protocol import Capabilities, GenerationRequest, GenerationResult, Generator, Refused
+from stepeval.generation.registry import available, create, get_factory, register
+from stepeval.generation.seeds import derive_seed
+from stepeval.generation.tags import ModelSpec, expand_sweeps, model_tag, parse_set
+
+__all__ = [
+    "Capabilities",
+    "GenerationRequest",
+    "GenerationResult",
+    "Generator",
+    "ModelSpec",
+    "Refused",
+    "available",
+    "create",
+    "derive_seed",
+    "expand_sweeps",
+    "get_factory",
+    "model_tag",
+    "parse_set",
+    "register",
+]

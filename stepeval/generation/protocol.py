@@ -1,0 +1,119 @@
+"""The Generator protocol: what every TI2V model looks like to the batch runner.
+
+A generator is built from its parameters (`factory(**params)`), loaded once (`load(device)`), then
+asked for one video per request (`generate(request) -> GenerationResult`). It declares what it
+natively makes (`capabilities`), so the runner and reports know the native size, frame count and fps
+without running it, and so every generator picks its size the same way (`Capabilities.resolve`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from stepeval.images import image_size, pick_bucket
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a generator natively produces.
+
+    sizes: (height, width) aspect buckets; the runner never resizes, a generator picks the bucket
+        closest to the input image's aspect ratio (VBench-I2V's "adaptive aspect ratio") unless the
+        request fixes the size. An empty tuple means any size (then the request or the image decides).
+    frame_counts: frame counts the model supports, the first being its default.
+    fps: the frame rate its videos are meant to play at.
+    request_params: parameter names that may change per request without reloading the model
+        (e.g. a motion score, a guidance scale). A sweep over only these reuses one loaded model.
+    streams: generate() may return an iterator of frames (videos too big to hold in memory).
+    """
+
+    sizes: tuple[tuple[int, int], ...] = ()
+    frame_counts: tuple[int, ...] = ()
+    fps: float = 25.0
+    request_params: frozenset[str] = frozenset()
+    streams: bool = False
+    notes: str = ""
+
+    def resolve(self, request: GenerationRequest) -> tuple[int, int, int, float]:
+        """(height, width, num_frames, fps) for a request: the request's own values win, then the
+        native bucket closest to the image's aspect ratio, the default frame count and fps."""
+        height, width = request.height, request.width
+        if height is None or width is None:
+            if self.sizes:
+                w, h = image_size(request.image_path)
+                bh, bw = pick_bucket(w, h, self.sizes)
+            else:
+                bw, bh = image_size(request.image_path)
+            height, width = height or bh, width or bw
+        frames = request.num_frames or (self.frame_counts[0] if self.frame_counts else 1)
+        fps = request.fps or self.fps
+        return int(height), int(width), int(frames), float(fps)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["sizes"] = [list(s) for s in self.sizes]
+        d["frame_counts"] = list(self.frame_counts)
+        d["request_params"] = sorted(self.request_params)
+        return d
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One video to make. `seed` is already derived per (run seed, item, sample); `params` holds the
+    per-request parameters the generator declared in `Capabilities.request_params`."""
+
+    item_id: str
+    prompt: str
+    image_path: Path
+    seed: int
+    sample: int = 0
+    num_frames: int | None = None
+    height: int | None = None
+    width: int | None = None
+    fps: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerationResult:
+    """A generated video: uint8 frames (T x H x W x 3 array, or an iterator of H x W x 3 frames for a
+    streaming generator), its fps, and what it cost. `seconds`/`peak_memory_bytes` may be left for
+    the runner to measure (it times generate() plus the iteration of streamed frames)."""
+
+    frames: np.ndarray | Iterable[np.ndarray]
+    fps: float
+    seconds: float | None = None
+    peak_memory_bytes: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.frames, np.ndarray):
+            if self.frames.dtype != np.uint8 or self.frames.ndim != 4 or self.frames.shape[-1] != 3:
+                raise ValueError(f"frames must be uint8 T x H x W x 3, got {self.frames.dtype} {self.frames.shape}")
+            if len(self.frames) == 0:
+                raise ValueError("a video needs at least one frame")
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        return iter(self.frames)
+
+
+class Refused(Exception):
+    """The generator declines this request (a content policy, an unsupported input). Recorded with
+    status `refused`, which reports count separately from failures."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    def load(self, device: str) -> None:
+        """Load weights onto `device` ("cpu", "cuda", "cuda:1"). Called once before any generate()."""
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Make one video. Deterministic for a given request.seed on a given device."""

@@ -1,0 +1,519 @@
+"""The batch runner: (benchmark subset x model settings x samples) -> a complete run directory.
+
+    runs/<name>/videos/<model_tag>/<item_id>[-<sample>].mp4   one video per (model, item, sample)
+    runs/<name>/generations.parquet                           one row per attempt
+    runs/<name>/summary.json ("generation")                   counts per model, what was skipped
+    runs/<name>/vbench/                                       VBench custom-input view (vbench_view.py)
+
+Resumable: a video counts as done when its latest row says ok and its file exists, so rerunning the
+same command makes only what is missing (and what failed, with retry_failed). Videos are written
+atomically and their row is appended after, so a SIGKILL loses at most the video being made.
+One failing item is recorded (error + traceback) and the run goes on.
+
+`generate_run(config)` is the Python entry point; `stepeval generate` and `stepeval run` call it with
+the YAML schema of `GenerateConfig.from_dict`.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import socket
+import time
+import traceback
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table as RichTable
+
+from stepeval.benchmark import BenchmarkItem, Subset, load_benchmark
+from stepeval.errors import UserError
+from stepeval.generation import registry
+from stepeval.generation.distributed import DistContext, init_distributed, resolve_device
+from stepeval.generation.placeholders import write_placeholder
+from stepeval.generation.protocol import GenerationRequest, Generator, Refused
+from stepeval.generation.seeds import derive_seed
+from stepeval.generation.tags import ModelSpec, specs_from_config
+from stepeval.runs import GENERATION_KEYS, Run
+from stepeval.video import write_video
+
+CONFIG_KEYS = {
+    "benchmark", "kind", "subset", "models", "seed", "num_samples", "run_dir", "out", "name",
+    "retry_failed", "device", "placeholder_images", "vbench_view", "sp_degree",
+}  # fmt: skip
+PARTIAL_GLOB = ".*.partial.mp4"  # stepeval.video.write_video's temporary files
+
+
+@dataclass
+class GenerateConfig:
+    """Everything a generation run needs; `from_dict` reads the YAML schema:
+
+        benchmark: PATH            kind: auto            subset: {domains, aspects, ids, ids_file, sample, seed, present_only}
+        models: [{name, params: {k: v}, tag?, sweep?: {k: [v1, v2]}}]
+        seed: 0                    num_samples: 1        run_dir (or out): runs/<name>     name: ...
+        retry_failed: false        device: auto          placeholder_images: false         sp_degree: 1
+    """
+
+    benchmark: Path
+    models: list[ModelSpec]
+    kind: str = "auto"
+    subset: Subset = field(default_factory=Subset)
+    seed: int = 0
+    num_samples: int = 1
+    run_dir: Path | None = None
+    name: str | None = None
+    retry_failed: bool = False
+    device: str = "auto"
+    placeholder_images: bool = False
+    vbench_view: bool = True
+    sp_degree: int = 1
+
+    def __post_init__(self) -> None:
+        self.benchmark = Path(self.benchmark)
+        self.run_dir = Path(self.run_dir) if self.run_dir is not None else None
+        if not self.models:
+            raise UserError("no model given", hint="add --model NAME (see `stepeval generate --list-models`) or a `models:` list in the config")
+        if self.num_samples < 1:
+            raise UserError(f"num_samples must be >= 1, got {self.num_samples}")
+        tags = [m.tag for m in self.models]
+        dupes = sorted({t for t in tags if tags.count(t) > 1})
+        if dupes:
+            raise UserError(f"the same model setting is given twice: {', '.join(dupes)}", hint="list each model setting once")
+
+    @classmethod
+    def from_dict(cls, d: dict, *, where: str | Path = "config", on_unknown=None) -> GenerateConfig:
+        if not isinstance(d, dict):
+            raise UserError("a config must be a YAML mapping", path=where)
+        unknown = sorted(set(d) - CONFIG_KEYS)
+        if unknown and on_unknown:
+            # `stepeval run` configs hold more sections (metrics, ...); generation ignores them.
+            on_unknown(unknown)
+        if "benchmark" not in d:
+            raise UserError("config has no `benchmark:` path", path=where, hint="add benchmark: PATH/TO/Step-Video-TI2V-Eval")
+        try:
+            return cls(
+                benchmark=Path(d["benchmark"]),
+                models=specs_from_config(d.get("models"), where=str(where)),
+                kind=str(d.get("kind", "auto")),
+                subset=Subset.from_dict(d.get("subset")),
+                seed=int(d.get("seed", 0)),
+                num_samples=int(d.get("num_samples", 1)),
+                run_dir=d.get("run_dir") or d.get("out"),
+                name=d.get("name"),
+                retry_failed=bool(d.get("retry_failed", False)),
+                device=str(d.get("device", "auto")),
+                placeholder_images=bool(d.get("placeholder_images", False)),
+                vbench_view=bool(d.get("vbench_view", True)),
+                sp_degree=int(d.get("sp_degree", 1)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"bad value in config ({exc})", path=where) from exc
+
+    def to_dict(self) -> dict:
+        return {
+            "benchmark": str(self.benchmark),
+            "kind": self.kind,
+            "subset": self.subset.to_dict(),
+            "models": [m.to_dict() for m in self.models],
+            "seed": self.seed,
+            "num_samples": self.num_samples,
+            "device": self.device,
+            "placeholder_images": self.placeholder_images,
+            "sp_degree": self.sp_degree,
+        }
+
+    def resolve_run_dir(self, benchmark_name: str) -> Path:
+        return self.run_dir or Path("runs") / (self.name or benchmark_name)
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+
+class MemoryMeter:
+    """Peak memory of one video: the accelerator's allocator peak on CUDA, else the process's peak
+    resident set (Linux lets us reset VmHWM per video through /proc/self/clear_refs)."""
+
+    def __init__(self, device: str):
+        self.cuda = device.startswith("cuda")
+
+    def reset(self) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+            return
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+    def peak(self) -> int | None:
+        if self.cuda:
+            import torch
+
+            return int(torch.cuda.max_memory_allocated())
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+class _TimedFrames:
+    """Iterates a result's frames, timing the generator's share of a streamed video and noting the shape."""
+
+    def __init__(self, frames: np.ndarray | Iterable[np.ndarray]):
+        self._frames = frames
+        self.seconds = 0.0
+        self.count = 0
+        self.height = self.width = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        it = iter(self._frames)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                frame = next(it)
+            except StopIteration:
+                return
+            finally:
+                self.seconds += time.perf_counter() - t0
+            if self.count == 0:
+                self.height, self.width = int(frame.shape[0]), int(frame.shape[1])
+            self.count += 1
+            yield frame
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    spec: ModelSpec
+    item: BenchmarkItem
+    sample: int
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _load_key(spec: ModelSpec) -> tuple[str, dict, dict]:
+    """Split a spec's parameters into load-time ones (a new instance) and per-request ones (declared
+    in the factory's `capabilities.request_params`); the key names the instance they need."""
+    caps = getattr(registry.get_factory(spec.name), "capabilities", None)
+    per_request_names = frozenset(getattr(caps, "request_params", ()) or ())
+    load = {k: v for k, v in spec.params.items() if k not in per_request_names}
+    per_request = {k: v for k, v in spec.params.items() if k in per_request_names}
+    return json.dumps([spec.name, load], sort_keys=True, default=str), load, per_request
+
+
+def build_generators(specs: list[ModelSpec]) -> dict[str, Generator]:
+    """Construct every model setting before any work starts: an unknown name or a bad parameter is
+    a clear error now, not after hours of other models. Construction is cheap; load() is not."""
+    built: dict[str, Generator] = {}
+    for spec in specs:
+        key, load, _ = _load_key(spec)
+        if key not in built:
+            built[key] = registry.create(spec.name, load)
+    return built
+
+
+def _remove_stale_partials(run: Run) -> int:
+    """Temporary files of videos whose writer was killed (SIGKILL skips every cleanup)."""
+    videos = run.root / "videos"
+    if not videos.exists():
+        return 0
+    stale = list(videos.rglob(PARTIAL_GLOB))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
+def _prepare_items(cfg: GenerateConfig, run_root: Path, items: list[BenchmarkItem], write: bool) -> tuple[list[BenchmarkItem], list[str]]:
+    """Items with an image; with placeholder_images, items without one get a placeholder image."""
+    usable, skipped = [], []
+    for item in items:
+        if item.image_path is not None:
+            usable.append(item)
+        elif cfg.placeholder_images:
+            path = run_root / "placeholders" / f"{item.id}.png"
+            if write:
+                write_placeholder(path, item.id, item.aspect)
+            usable.append(BenchmarkItem(item.id, item.prompt, path, item.benchmark, item.domain, item.aspect, {**item.extra, "placeholder_image": True}))
+        else:
+            skipped.append(item.id)
+    return usable, skipped
+
+
+class _Runner:
+    def __init__(self, cfg: GenerateConfig, run: Run, dist: DistContext, device: str, console: Console, show_progress: bool, built: dict[str, Generator]):
+        self.cfg, self.run, self.dist, self.device, self.built = cfg, run, dist, device, built
+        self.console = console
+        self.show_progress = show_progress and dist.rank == 0
+        self.host = socket.gethostname()
+        self.counts: Counter = Counter()
+        self.load_errors: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, dict, dict]] = {}
+        self._gen: Generator | None = None
+        self._gen_key: str | None = None
+
+    # A sweep over request-time parameters reuses the loaded model; anything else reloads it.
+    def _generator_for(self, spec: ModelSpec) -> tuple[Generator, dict]:
+        if spec.tag not in self._keys:
+            self._keys[spec.tag] = _load_key(spec)
+        key, load_params, per_request = self._keys[spec.tag]
+        if key != self._gen_key:
+            self._release()
+            gen = self.built.pop(key, None)
+            if gen is None:
+                gen = registry.create(spec.name, load_params)
+            gen.load(self.device)
+            self._gen, self._gen_key = gen, key
+        return self._gen, per_request
+
+    def _release(self) -> None:
+        if self._gen is None:
+            return
+        self._gen, self._gen_key = None, None
+        gc.collect()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def todo(self, specs: list[ModelSpec], items: list[BenchmarkItem]) -> list[_Work]:
+        work = [_Work(spec, item, s) for spec in specs for item in items for s in range(self.cfg.num_samples)]
+        mine = self.dist.share(work)
+        ids = [it.id for it in items]
+        missing = {spec.tag: set(self.run.missing(spec.tag, ids, self.cfg.num_samples, retry_failed=self.cfg.retry_failed)) for spec in specs}
+        return [w for w in mine if (w.item.id, w.sample) in missing[w.spec.tag]]
+
+    def generate_all(self, work: list[_Work]) -> None:
+        columns = (
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+        )  # fmt: skip
+        with Progress(*columns, console=self.console, disable=not self.show_progress, transient=False) as progress:
+            task = progress.add_task("generate", total=len(work), last="")
+            for w in work:
+                if w.spec.tag in self.load_errors:
+                    progress.advance(task)
+                    continue
+                progress.update(task, description=f"{w.spec.tag} {w.item.id}" + (f" #{w.sample}" if self.cfg.num_samples > 1 else ""))
+                try:
+                    gen, per_request = self._generator_for(w.spec)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # a model that cannot load must not stop the other models
+                    self.load_errors[w.spec.tag] = f"{type(exc).__name__}: {exc}"
+                    self.console.print(f"[red]model {escape(w.spec.tag)} failed to load[/]: {escape(str(exc))}", soft_wrap=True)
+                    progress.advance(task)
+                    continue
+                row = self.generate_one(gen, per_request, w)
+                self.counts[row["status"]] += 1
+                if row["status"] == "ok":
+                    mem = f", peak {row['peak_memory_bytes'] / 2**30:.2f} GiB" if row["peak_memory_bytes"] else ""
+                    progress.update(task, last=f"{row['seconds']:.1f} s/video{mem}")
+                else:
+                    where = f"{w.spec.tag} {w.item.id} sample {w.sample}"
+                    progress.console.print(f"[{'yellow' if row['status'] == 'refused' else 'red'}]{row['status']}[/] {escape(where)}: {escape(str(row['error']))}", soft_wrap=True)
+                progress.advance(task)
+        self._release()
+
+    def generate_one(self, gen: Generator, per_request: dict, w: _Work) -> dict:
+        seed = derive_seed(self.cfg.seed, w.item.id, w.sample)
+        request = GenerationRequest(item_id=w.item.id, prompt=w.item.prompt, image_path=Path(w.item.image_path), seed=seed, sample=w.sample, params=dict(per_request))
+        path = self.run.video_path(w.spec.tag, w.item.id, w.sample)
+        meter = MemoryMeter(self.device)
+        meter.reset()
+        status, error, tb = "ok", None, None
+        fps, frames_n, width, height, seconds, peak = 0.0, 0, 0, 0, 0.0, None
+        t0 = time.perf_counter()
+        try:
+            result = gen.generate(request)
+            call_seconds = time.perf_counter() - t0
+            frames = _TimedFrames(result.frames)
+            if self.dist.is_group_leader:
+                write_video(path, frames, result.fps)
+            else:
+                for _ in frames:  # the group's other ranks take part in making every frame
+                    pass
+            fps, frames_n, width, height = float(result.fps), frames.count, frames.width, frames.height
+            seconds = result.seconds if result.seconds is not None else call_seconds + frames.seconds
+            peak = result.peak_memory_bytes if result.peak_memory_bytes is not None else meter.peak()
+        except Refused as exc:
+            status, error = "refused", str(exc) or "refused by the generator"
+            seconds = time.perf_counter() - t0
+        except Exception as exc:  # per-item isolation: record it and go on with the next video
+            status, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            seconds = time.perf_counter() - t0
+        params = {**dict(getattr(gen, "parameters", None) or {}), **w.spec.params}
+        row = {
+            "model_tag": w.spec.tag,
+            "item_id": w.item.id,
+            "sample": w.sample,
+            "seed": seed,
+            "generator": w.spec.name,
+            "parameters": json.dumps(params, sort_keys=True, ensure_ascii=False, default=str),
+            "fps": fps,
+            "frames": frames_n,
+            "width": width,
+            "height": height,
+            "seconds": float(seconds),
+            "peak_memory_bytes": peak,
+            "status": status,
+            "error": error,
+            "traceback": tb,
+            "video_path": path.relative_to(self.run.root).as_posix() if status == "ok" else None,
+            "created_at": _now(),
+            "host": self.host,
+            "rank": self.dist.rank,
+        }
+        if self.dist.is_group_leader:
+            self.run.generations.append([row])
+        return row
+
+
+def summarize(run: Run, specs: list[ModelSpec], item_ids: list[str], num_samples: int) -> dict[str, dict]:
+    """Per model tag: videos ok / failed / refused / still missing, mean seconds, max peak memory."""
+    latest = run.generations.latest(GENERATION_KEYS)
+    wanted = {(i, s) for i in item_ids for s in range(num_samples)}
+    out = {}
+    for spec in specs:
+        rows = latest[latest["model_tag"] == spec.tag] if not latest.empty else latest
+        rows = rows[[(r.item_id, int(r.sample)) in wanted for r in rows.itertuples()]] if not rows.empty else rows
+        status = Counter(rows["status"]) if not rows.empty else Counter()
+        ok = rows[rows["status"] == "ok"] if not rows.empty else rows
+        present = sum(run.video_path(spec.tag, r.item_id, int(r.sample)).exists() for r in ok.itertuples()) if not ok.empty else 0
+        out[spec.tag] = {
+            "generator": spec.name,
+            "ok": present,
+            "failed": status.get("failed", 0),
+            "refused": status.get("refused", 0),
+            "missing": len(wanted) - present - status.get("failed", 0) - status.get("refused", 0),
+            "seconds_mean": float(ok["seconds"].mean()) if present else None,
+            "peak_memory_bytes_max": int(ok["peak_memory_bytes"].max()) if present and ok["peak_memory_bytes"].notna().any() else None,
+        }
+    return out
+
+
+def _update_summary(run: Run, section: str, value: dict) -> None:
+    path = run.root / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        summary = {}
+    summary[section] = value
+    run.write_summary(summary)
+
+
+def _print_summary(console: Console, summary: dict) -> None:
+    table = RichTable(title=f"generation: {summary['run_dir']}")
+    for col in ("model", "ok", "failed", "refused", "missing", "s/video", "peak GiB"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for tag, m in summary["models"].items():
+        table.add_row(
+            escape(tag), str(m["ok"]), str(m["failed"]), str(m["refused"]), str(m["missing"]),
+            f"{m['seconds_mean']:.2f}" if m["seconds_mean"] is not None else "-",
+            f"{m['peak_memory_bytes_max'] / 2**30:.2f}" if m["peak_memory_bytes_max"] else "-",
+        )  # fmt: skip
+    console.print(table)
+    inv = summary["this_invocation"]
+    console.print(f"this invocation: {inv['ok']} made, {inv['failed']} failed, {inv['refused']} refused, {inv['already_done']} already done", highlight=False)
+    if summary["skipped_no_image"]:
+        ids = summary["skipped_no_image"]
+        console.print(f"[yellow]skipped {len(ids)} item(s) without an image[/] ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); fetch the images, or pass --placeholder-images for a dry run", soft_wrap=True)
+    for tag, err in summary["load_errors"].items():
+        console.print(f"[red]model {escape(tag)} did not load[/]: {escape(err)}", soft_wrap=True)
+    if any(m["failed"] for m in summary["models"].values()):
+        console.print("failed videos are kept as failures on rerun; add --retry-failed to try them again (errors and tracebacks are in generations.parquet)")
+    if summary.get("vbench_view"):
+        console.print(f"VBench custom-input view: {summary['vbench_view']}", highlight=False)
+
+
+def generate_run(config: GenerateConfig | dict, *, console: Console | None = None, show_progress: bool = True, command: str = "") -> dict:
+    """Generate every missing video of a run; returns the summary (also written to summary.json).
+
+    Safe to call again with the same config: it resumes. Under torchrun each rank calls it with the
+    same config and takes its share of the work."""
+    console = console or Console(stderr=True)
+    cfg = config if isinstance(config, GenerateConfig) else GenerateConfig.from_dict(
+        config, on_unknown=lambda keys: console.print(f"[yellow]note:[/] config keys not used by generation: {', '.join(keys)}")
+    )
+    built = build_generators(cfg.models)
+    loaded = load_benchmark(cfg.benchmark, cfg.kind, subset=cfg.subset, verify=False)
+    if not loaded.items:
+        raise UserError("the subset selects no items", path=cfg.benchmark, hint="check --domain/--aspect/--ids/--sample")
+    ctx = init_distributed(resolve_device(cfg.device), cfg.sp_degree)
+    device = resolve_device(cfg.device, ctx.local_rank)
+    root = cfg.resolve_run_dir(loaded.name)
+    with ExitStack() as stack:
+        stack.callback(ctx.close)
+        stale = 0
+        if ctx.rank == 0:
+            try:
+                run = Run.create(root, cfg.to_dict(), command=command)  # also refuses an unwritable directory
+                stack.enter_context(run.lock())
+                stale = _remove_stale_partials(run)
+                items, skipped = _prepare_items(cfg, run.root, loaded.items, write=True)
+            except BaseException as exc:
+                ctx.share_outcome(f"rank 0 could not set up the run: {exc}")  # so the other ranks stop too
+                raise
+        problem = ctx.share_outcome(None)
+        if problem:
+            raise UserError(problem, path=root)
+        if ctx.rank != 0:
+            run = Run.open(root)
+            items, skipped = _prepare_items(cfg, run.root, loaded.items, write=False)
+        runner = _Runner(cfg, run, ctx, device, console, show_progress, built)
+        work = runner.todo(cfg.models, items)
+        mine_total = len(ctx.share([0] * (len(cfg.models) * len(items) * cfg.num_samples)))
+        if work and show_progress and ctx.rank == 0:
+            console.print(f"{len(work)} video(s) to make on this rank ({mine_total - len(work)} already done), device {device}" + (f", rank {ctx.rank}/{ctx.world_size}" if ctx.is_distributed else ""), highlight=False)
+        runner.generate_all(work)
+        ctx.barrier()
+        summary = {
+            "run_dir": str(run.root),
+            "benchmark": loaded.name,
+            "items": len(items),
+            "num_samples": cfg.num_samples,
+            "models": summarize(run, cfg.models, [it.id for it in items], cfg.num_samples),
+            "this_invocation": {**{k: runner.counts.get(k, 0) for k in ("ok", "failed", "refused")}, "already_done": mine_total - len(work)},
+            "skipped_no_image": skipped,
+            "load_errors": runner.load_errors,
+            "stale_partials_removed": stale,
+            "world_size": ctx.world_size,
+            "vbench_view": None,
+        }
+        if ctx.rank == 0:
+            if cfg.vbench_view:
+                from stepeval.generation.vbench_view import write_vbench_view
+
+                summary["vbench_view"] = str(write_vbench_view(run, items, [s.tag for s in cfg.models], cfg.num_samples))
+            _update_summary(run, "generation", summary)
+            _print_summary(console, summary)
+    return summary
+
+
+def exit_code(summary: dict) -> int:
+    """0 when every video of the run exists (or was refused); 1 when some failed or did not load."""
+    if summary["load_errors"] or summary["this_invocation"]["failed"]:
+        return 1
+    return 0
+
+
+__all__ = ["GenerateConfig", "MemoryMeter", "exit_code", "generate_run", "summarize"]
