@@ -82,11 +82,12 @@ class VAEConfig:
     def validate(self) -> None:
         if len(self.enc_ch_mult) != 4 or len(self.dec_ch_mult) != 4:
             raise UserError("VAE needs exactly 4 levels (16x spatial compression)")
-        # The v2 patchify/unpatchify shortcuts average/repeat channels by integer factors.
-        if self.enc_out_width != 8 * self.z_channels or self.dec_in_width != 8 * self.z_channels:
+        # The v2 patchify/unpatchify shortcuts average/repeat channels between the last-level
+        # width and 32 * z_channels by integer factors.
+        if self.enc_out_width % (4 * self.z_channels) or self.dec_in_width % (4 * self.z_channels):
             raise UserError(
                 f"VAE last-level widths (enc {self.enc_out_width}, dec {self.dec_in_width}) must be "
-                f"8 * z_channels = {8 * self.z_channels}"
+                f"multiples of 4 * z_channels = {4 * self.z_channels}"
             )
         widths = [self.enc_ch] + [self.enc_ch * m for m in self.enc_ch_mult]
         widths += [self.dec_ch * m for m in self.dec_ch_mult]
@@ -182,8 +183,8 @@ def _tiny() -> StepVideoConfig:
     return StepVideoConfig(
         dit=DiTConfig(num_attention_heads=2, attention_head_dim=32, in_channels=4, out_channels=4,
                       num_layers=2, caption_channels=(64, 32), rope_split=(16, 8, 8)),
-        vae=VAEConfig(z_channels=4, enc_ch=8, enc_ch_mult=(1, 2, 4, 4), enc_num_res_blocks=2,
-                      dec_ch=8, dec_ch_mult=(1, 2, 4, 4), dec_num_res_blocks=3, norm_groups=4),
+        vae=VAEConfig(z_channels=4, enc_ch=4, enc_ch_mult=(1, 2, 4, 4), enc_num_res_blocks=1,
+                      dec_ch=4, dec_ch_mult=(1, 2, 4, 4), dec_num_res_blocks=2, norm_groups=4),
         llm=StepLLMConfig(hidden_size=64, num_layers=2, num_attention_heads=4, kv_channels=16,
                           num_attention_groups=2, ffn_hidden_size=128, padded_vocab_size=512),
         clip=CLIPConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
