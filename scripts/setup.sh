@@ -18,4 +18,4 @@ TORCH_VERSION=${STEPEVAL_TORCH:-2.13.0}
 if ! $PY -c "import torch" >/dev/null 2>&1; then
   $PY -m pip install -q "torch==${TORCH_VERSION}"
 fi
-$PY -m pip install -q -e ".[dev]"
+$PY -m pip install -q -e ".[dev,diffusers,postgres]"

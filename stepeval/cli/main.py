@@ -17,6 +17,10 @@ from rich.markup import escape
 
 from stepeval import __version__
 from stepeval.cli import data as data_cli
+from stepeval.cli import generate as generate_cli
+from stepeval.cli import run as run_cli
+from stepeval.cli import score as score_cli
+from stepeval.cli import vbench as vbench_cli
 from stepeval.cli.state import STATE
 from stepeval.errors import UserError
 
@@ -34,6 +38,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_cli.app, name="data")
+app.add_typer(generate_cli.app, name="generate")
+app.command("score")(score_cli.score)
+app.add_typer(vbench_cli.app, name="vbench")
+app.add_typer(run_cli.app, name="run")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,1 @@
+"""The tiny Step-Video-TI2V preset trained on stepeval's synthetic world (see train.py)."""

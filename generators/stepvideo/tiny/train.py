@@ -1,0 +1,473 @@
+"""Train the tiny Step-Video-TI2V on the synthetic world, from scratch, on a CPU.
+
+Two stages, both with the project's own networks (`vae.StepVideoVAE`, `dit.StepVideoModel`):
+
+1. VAE. The official structure (4 levels, 16x spatial and 17->3 temporal compression, causal,
+   per-frame GroupNorm, the v2 patchify shortcuts) at small width: 64x64 x 17 frames -> 3 x 4 x 4
+   latents of 8 channels. Mostly single frames (the first latent depends on frame 0 only, and the
+   first-frame fidelity is what image conditioning needs), with a 17-frame clip every few steps so
+   the temporal levels learn motion.
+2. DiT. Image conditioning by channel concatenation ([x_t ; first-frame latent, zeros]), motion
+   conditioning with the clip's motion score as measured by `stepeval.metrics.motion` (the report's
+   metric, on the rendered mp4), text through the preset's own tiny encoder, and the flow-matching
+   objective in the sampler's convention: t = 0 is noise, t = 1 is data, x_t = t x1 + (1 - t) x0,
+   target v = x1 - x0, the model sees t and scales it by 1000 itself.
+
+3. VAE decoder fine-tune. The encoder is frozen (every latent the DiT saw stays valid) and the
+   decoder trains on, so the first-frame fidelity keeps improving at no cost to the DiT.
+
+The loss is not trusted: every `eval_every` steps the EMA model samples held-out smoke scenes at
+motion scores 2, 5, 10 with the generator's own sampler and is scored on what the benchmark
+checks: first-frame PSNR, Spearman(requested, measured motion), direction accuracy.
+
+Everything is seeded; the recipe and the evaluation history are written beside the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stepeval.benchmark import synthetic as world
+
+from .. import sampler
+from ..config import DiTConfig, VAEConfig
+from ..dit import StepVideoModel
+from ..vae import StepVideoVAE
+from .text import PhraseTokenizer, TinyTextEncoder, phrase_book
+
+Log = Callable[[str], None]
+
+
+def tiny_vae_config() -> VAEConfig:
+    # Thin high-resolution levels (they dominate CPU time), the v2 patchify widths at the bottom.
+    return VAEConfig(z_channels=8, enc_ch=4, enc_ch_mult=(1, 2, 4, 8), enc_num_res_blocks=1,
+                     dec_ch=8, dec_ch_mult=(1, 1, 2, 4), dec_num_res_blocks=1, norm_groups=4)
+
+
+def tiny_dit_config() -> DiTConfig:
+    # Width 128 (4 heads of 32, RoPE split 16/8/8 like the official 64/32/32) >> an 8-channel token.
+    return DiTConfig(num_attention_heads=4, attention_head_dim=32, in_channels=8, out_channels=8,
+                     num_layers=4, caption_channels=(64, 32), rope_split=(16, 8, 8))
+
+
+@dataclass
+class TinyRecipe:
+    seed: int = 0
+    threads: int = 2
+    # VAE
+    vae_steps: int = 600
+    vae_batch: int = 6  # single frames per step
+    vae_clip_every: int = 4  # one 17-frame clip step every N steps
+    vae_lr: float = 3e-3
+    vae_kl: float = 1e-5  # KL to N(0, 1): keeps the posterior narrow but defined
+    vae_mean_penalty: float = 1e-3  # keeps latents near unit scale (there is no latent scale factor)
+    # VAE decoder fine-tune after the DiT (the latent space stays fixed, so the DiT is unaffected;
+    # only the decoder gets sharper; first frames mostly, a clip every few steps for the temporal levels)
+    vae_finetune_steps: int = 400
+    vae_finetune_lr: float = 1e-3
+    vae_finetune_clip_every: int = 2  # half the steps on whole clips: motion is what stage 1 under-trained
+    # data
+    train_clips: int = 500
+    # DiT
+    dit_steps: int = 1500
+    dit_batch: int = 32
+    dit_lr: float = 1e-3
+    dit_warmup: int = 100
+    ema: float = 0.998
+    text_dropout: float = 0.1  # empty prompt, for classifier-free guidance
+    train_shift: float = 3.0  # t = 1 - shift(u): more training steps near the noise end, like sampling
+    speed_word_noise: float = 0.3
+    # sampling defaults shipped with the checkpoint (and used by the evaluation)
+    steps: int = 20
+    time_shift: float = 3.0
+    cfg_scale: float = 3.0
+    # evaluation
+    eval_every: int = 500
+    eval_items: int = 6
+    eval_scores: tuple[float, ...] = (2.0, 5.0, 10.0)
+    final_eval_items: int = 16  # the whole smoke set
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------
+
+def _to_tensor(frames_uint8: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> [T, 3, H, W] float in [-1, 1]."""
+    return torch.from_numpy(frames_uint8).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def clip_motion_score(frames: np.ndarray, workdir: Path) -> float:
+    """The metrics issue's motion score of a clip, measured on its mp4 exactly as on a generation."""
+    from stepeval.metrics.motion import motion_score
+    from stepeval.video import write_video
+
+    path = write_video(workdir / "clip.mp4", frames, world.FPS)
+    return float(motion_score(path).value)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [-1, 1] (peak-to-peak 2)."""
+    mse = float(((a.float() - b.float()) / 2).pow(2).mean())
+    return 99.0 if mse == 0 else -10 * math.log10(mse)
+
+
+# ------------------------------------------------------------------------------------------------
+# Stage 1: VAE
+# ------------------------------------------------------------------------------------------------
+
+def _lr_at(step: int, total: int, base: float, warmup: int = 50) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = (step - warmup) / max(1, total - warmup)
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train_vae(recipe: TinyRecipe, log: Log) -> tuple[StepVideoVAE, dict]:
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    vae = StepVideoVAE(tiny_vae_config())
+    opt = torch.optim.Adam(vae.parameters(), lr=recipe.vae_lr)
+    z = vae.config.z_channels
+    val_scenes = [s for _, s in world.smoke_scenes(16)]
+    val = torch.stack([_to_tensor(world.to_uint8(world.render_frame(s, 0))[None]) for s in val_scenes])  # [N,1,3,H,W]
+    history = []
+    t0 = time.perf_counter()
+    next_index = 0
+    for step in range(recipe.vae_steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, recipe.vae_steps, recipe.vae_lr)
+        if recipe.vae_clip_every and step % recipe.vae_clip_every == recipe.vae_clip_every - 1:
+            scene = world.training_scene(next_index, speed_word_noise=0.0)
+            next_index += 1
+            x = _to_tensor(world.render(scene))[None]  # [1, 17, 3, H, W]
+        else:
+            frames = []
+            for _ in range(recipe.vae_batch):
+                scene = world.training_scene(next_index, speed_word_noise=0.0)
+                next_index += 1
+                frames.append(world.to_uint8(world.render_frame(scene, float(rng.integers(0, world.FRAMES)))))
+            x = _to_tensor(np.stack(frames))[:, None]  # [B, 1, 3, H, W]
+        xin = x.transpose(1, 2)  # [B, 3, T, H, W]
+        h = vae.encoder(xin)
+        mean, logvar = h[:, :z], h[:, z:].clamp(-30.0, 20.0)
+        latent = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        y = vae.decoder(latent)
+        rec = F.mse_loss(y, xin)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = rec + 0.2 * F.l1_loss(y, xin) + recipe.vae_kl * kl + recipe.vae_mean_penalty * mean.pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        if (step + 1) % 100 == 0 or step + 1 == recipe.vae_steps:
+            with torch.no_grad():
+                rec_val = vae.decoder(vae.encoder(val.transpose(1, 2))[:, :z]).clamp(-1, 1)
+            p = float(np.mean([psnr(rec_val[i], val[i].transpose(0, 1)) for i in range(len(val))]))
+            entry = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 1), "loss": round(loss.item(), 5),
+                     "rec_mse": round(rec.item(), 5), "kl": round(kl.item(), 4), "latent_std": round(mean.std().item(), 3), "first_frame_psnr": round(p, 2)}
+            history.append(entry)
+            log(f"vae {entry}")
+    return vae.eval(), {"history": history, "seconds": time.perf_counter() - t0, "final_loss": loss.item()}
+
+
+def finetune_decoder(vae: StepVideoVAE, recipe: TinyRecipe, log: Log) -> dict:
+    """Train the decoder alone on posterior means of fresh scenes; the encoder (and with it every
+    latent the DiT learned) is frozen."""
+    torch.manual_seed(recipe.seed + 3)
+    rng = np.random.default_rng(recipe.seed + 3)
+    z = vae.config.z_channels
+    for p in vae.encoder.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam(vae.decoder.parameters(), lr=recipe.vae_finetune_lr)
+    val_scenes = [s for _, s in world.smoke_scenes(16)]
+    val = torch.stack([_to_tensor(world.to_uint8(world.render_frame(s, 0))[None]) for s in val_scenes])
+    history, t0, next_index = [], time.perf_counter(), 20_000_000
+    vae.train()
+    for step in range(recipe.vae_finetune_steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, recipe.vae_finetune_steps, recipe.vae_finetune_lr, warmup=20)
+        every = recipe.vae_finetune_clip_every
+        if every and step % every == every - 1:
+            x = _to_tensor(world.render(world.training_scene(next_index, speed_word_noise=0.0)))[None]
+            next_index += 1
+        else:
+            frames = []
+            for _ in range(recipe.vae_batch):
+                scene = world.training_scene(next_index, speed_word_noise=0.0)
+                next_index += 1
+                frames.append(world.to_uint8(world.render_frame(scene, float(rng.integers(0, world.FRAMES)))))
+            x = _to_tensor(np.stack(frames))[:, None]
+        xin = x.transpose(1, 2)
+        with torch.no_grad():
+            latent = vae.encoder(xin)[:, :z]
+        y = vae.decoder(latent)
+        loss = F.mse_loss(y, xin) + 0.2 * F.l1_loss(y, xin)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.decoder.parameters(), 1.0)
+        opt.step()
+        if (step + 1) % 100 == 0 or step + 1 == recipe.vae_finetune_steps:
+            with torch.no_grad():
+                rec_val = vae.decoder(vae.encoder(val.transpose(1, 2))[:, :z]).clamp(-1, 1)
+            p = float(np.mean([psnr(rec_val[i], val[i].transpose(0, 1)) for i in range(len(val))]))
+            entry = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 1), "loss": round(loss.item(), 5),
+                     "first_frame_psnr": round(p, 2)}
+            history.append(entry)
+            log(f"vae decoder fine-tune {entry}")
+    for p in vae.encoder.parameters():
+        p.requires_grad_(True)
+    vae.eval()
+    return {"history": history, "seconds": time.perf_counter() - t0,
+            "final_loss": history[-1]["loss"] if history else None}
+
+
+# ------------------------------------------------------------------------------------------------
+# Stage 2: DiT
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class LatentSet:
+    latents: torch.Tensor  # [N, F, C, h, w] posterior means
+    motion: torch.Tensor  # [N] measured motion scores
+    prompts: list[tuple[str, str]]  # (zh, en)
+    seconds: float = 0.0
+
+
+@torch.no_grad()
+def encode_training_set(vae: StepVideoVAE, recipe: TinyRecipe, log: Log) -> LatentSet:
+    t0 = time.perf_counter()
+    lats, motions, prompts = [], [], []
+    with tempfile.TemporaryDirectory(prefix="stepeval-tiny-") as tmp:
+        for i in range(recipe.train_clips):
+            # Data scenes come after the VAE's (index offset), so the DiT also sees new pictures.
+            scene = world.training_scene(10_000_000 + i, speed_word_noise=recipe.speed_word_noise)
+            frames = world.render(scene)
+            motions.append(clip_motion_score(frames, Path(tmp)))
+            lats.append(vae.encode(_to_tensor(frames)[None]).mode()[0])
+            prompts.append((scene.prompt_zh, scene.prompt_en))
+            if (i + 1) % 200 == 0:
+                log(f"encoded {i + 1}/{recipe.train_clips} clips ({time.perf_counter() - t0:.0f}s)")
+    lat = torch.stack(lats)
+    mot = torch.tensor(motions, dtype=torch.float32)
+    log(f"latents {tuple(lat.shape)} mean {lat.mean():.3f} std {lat.std():.3f}; motion score "
+        f"min {mot.min():.2f} median {mot.median():.2f} max {mot.max():.2f}")
+    return LatentSet(lat, mot, prompts, time.perf_counter() - t0)
+
+
+class TextStack:
+    """Tokenizer + trainable tiny encoder producing the DiT's (y, mask, clip) inputs."""
+
+    def __init__(self, encoder: TinyTextEncoder, tokenizer: PhraseTokenizer):
+        self.encoder, self.tokenizer = encoder, tokenizer
+
+    def __call__(self, prompts: list[str]):
+        ids, mask = self.tokenizer(prompts)
+        y, clip, full_mask = self.encoder(ids, mask)
+        return y, full_mask, clip
+
+
+def condition_from_latents(latents: torch.Tensor) -> torch.Tensor:
+    """[first-frame latent, zeros...]: exactly what the pipeline builds from the input image."""
+    cond = torch.zeros_like(latents)
+    cond[:, 0] = latents[:, 0]
+    return cond
+
+
+def sample_t(n: int, shift: float, gen: torch.Generator) -> torch.Tensor:
+    u = torch.rand(n, generator=gen)
+    return 1.0 - shift * u / (1.0 + (shift - 1.0) * u)
+
+
+class EMA:
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+
+    def copy_to(self, model: torch.nn.Module) -> None:
+        model.load_state_dict(self.shadow)
+
+
+def train_dit(data: LatentSet, vae: StepVideoVAE, recipe: TinyRecipe, log: Log,
+              evaluate: Callable[[StepVideoModel, TextStack, int], dict] | None = None):
+    torch.manual_seed(recipe.seed + 1)
+    gen = torch.Generator().manual_seed(recipe.seed + 2)
+    dit = StepVideoModel(tiny_dit_config())
+    tokenizer = PhraseTokenizer(phrase_book())
+    text_enc = TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
+    text = TextStack(text_enc, tokenizer)
+    params = list(dit.parameters()) + list(text_enc.parameters())
+    opt = torch.optim.AdamW(params, lr=recipe.dit_lr, weight_decay=0.01)
+    ema_dit, ema_text = EMA(dit, recipe.ema), EMA(text_enc, recipe.ema)
+    n = len(data.latents)
+    history, evals = [], []
+    t0 = time.perf_counter()
+    running = []
+    for step in range(recipe.dit_steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, recipe.dit_steps, recipe.dit_lr, recipe.dit_warmup)
+        idx = torch.randint(0, n, (recipe.dit_batch,), generator=gen)
+        x1 = data.latents[idx]
+        motion = data.motion[idx]
+        lang = torch.rand(recipe.dit_batch, generator=gen)
+        drop = torch.rand(recipe.dit_batch, generator=gen) < recipe.text_dropout
+        prompts = ["" if drop[b] else data.prompts[int(i)][0 if lang[b] < 0.5 else 1] for b, i in enumerate(idx)]
+        x0 = torch.randn(x1.shape, generator=gen)
+        t = sample_t(recipe.dit_batch, recipe.train_shift, gen)
+        tb = t.view(-1, 1, 1, 1, 1)
+        xt = tb * x1 + (1 - tb) * x0  # t = 0 noise, t = 1 data (the sampler's convention)
+        y, mask, clip = text(prompts)
+        v = dit(xt, y, clip, timestep=t, encoder_attention_mask=mask, motion_score=motion,
+                condition_hidden_states=condition_from_latents(x1))
+        loss = F.mse_loss(v, x1 - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema_dit.update(dit, step)
+        ema_text.update(text_enc, step)
+        running.append(loss.item())
+        if (step + 1) % 100 == 0:
+            entry = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 1), "loss": round(float(np.mean(running)), 5)}
+            running = []
+            history.append(entry)
+            log(f"dit {entry}")
+        if evaluate is not None and ((step + 1) % recipe.eval_every == 0 or step + 1 == recipe.dit_steps):
+            eval_dit, eval_text = StepVideoModel(tiny_dit_config()), TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
+            ema_dit.copy_to(eval_dit)
+            ema_text.copy_to(eval_text)
+            result = {"step": step + 1, **evaluate(eval_dit.eval(), TextStack(eval_text.eval(), tokenizer), step + 1)}
+            evals.append(result)
+            log(f"eval {result}")
+    final_dit, final_text = StepVideoModel(tiny_dit_config()), TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
+    ema_dit.copy_to(final_dit)
+    ema_text.copy_to(final_text)
+    info = {"history": history, "evals": evals, "seconds": time.perf_counter() - t0,
+            "final_loss": history[-1]["loss"] if history else None}
+    return final_dit.eval(), TextStack(final_text.eval(), tokenizer), info
+
+
+# ------------------------------------------------------------------------------------------------
+# Sampling and evaluation on held-out smoke scenes
+# ------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def sample_video(dit: StepVideoModel, vae: StepVideoVAE, text: TextStack, prompt: str, first: torch.Tensor,
+                 motion_score: float, seed: int, steps: int, time_shift: float, cfg_scale: float) -> np.ndarray:
+    """One clip with the generator's sampler (sampler.py): uint8 (T, H, W, 3)."""
+    from ..pipeline import to_uint8
+
+    latent0 = vae.encode(first[None, None]).mode()  # [1, 1, C, h, w]
+    frames_lat = StepVideoVAE.latent_frames(world.FRAMES)
+    cond = torch.cat([latent0, torch.zeros(1, frames_lat - 1, *latent0.shape[2:])], dim=1)
+    guidance = sampler.uses_guidance(cfg_scale)
+    y, mask, clip = text([prompt, ""] if guidance else [prompt])
+
+    def velocity(x, t):
+        b = 2 if guidance else 1
+        v = dit(x.expand(b, -1, -1, -1, -1), y, clip, timestep=t, encoder_attention_mask=mask,
+                motion_score=motion_score, condition_hidden_states=cond.expand(b, -1, -1, -1, -1))
+        return sampler.guided(*v.chunk(2), cfg_scale) if guidance else v
+
+    noise = sampler.initial_noise(tuple(cond.shape), seed)
+    latents = sampler.euler_sample(velocity, noise, sampler.flow_sigmas(steps, time_shift), torch.float32)
+    return to_uint8(vae.decode(latents)[0])
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    import pandas as pd
+
+    return float(pd.Series(a).rank().corr(pd.Series(b).rank()))
+
+
+@torch.no_grad()
+def evaluate_samples(dit, vae, text: TextStack, recipe: TinyRecipe, n_items: int | None = None,
+                     scores: tuple[float, ...] | None = None, cfg_scale: float | None = None) -> dict:
+    """First-frame PSNR, Spearman(requested, measured motion), direction accuracy on held-out items."""
+    items = world.smoke_scenes(16)[: n_items or recipe.eval_items]
+    scores = scores or recipe.eval_scores
+    cfg_scale = recipe.cfg_scale if cfg_scale is None else cfg_scale
+    requested, measured, psnrs, correct, total = [], [], [], 0, 0
+    by_score: dict[float, list[float]] = {s: [] for s in scores}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="stepeval-tiny-eval-") as tmp:
+        for k, (name, scene) in enumerate(items):
+            first_u8 = world.to_uint8(world.render_frame(scene, 0))
+            first = _to_tensor(first_u8[None])[0]
+            for s in scores:
+                frames = sample_video(dit, vae, text, scene.prompt_zh, first, s, seed=1000 + k, steps=recipe.steps,
+                                      time_shift=recipe.time_shift, cfg_scale=cfg_scale)
+                psnrs.append(psnr(_to_tensor(frames[:1])[0], first))
+                m = clip_motion_score(frames, Path(tmp))
+                requested.append(s)
+                measured.append(m)
+                by_score[s].append(m)
+                if scene.expected_flow in world.DIRECTIONS:
+                    total += 1
+                    correct += world.judge_direction(frames).label == scene.expected_flow
+    medians = [float(np.median(by_score[s])) for s in scores]
+    return {"items": len(items), "first_frame_psnr": round(float(np.mean(psnrs)), 2),
+            "motion_spearman": round(spearman(requested, measured), 3),
+            "median_motion": [round(m, 2) for m in medians],
+            "monotone": bool(all(a < b for a, b in zip(medians[:-1], medians[1:]))),
+            "direction_accuracy": round(correct / max(1, total), 3), "direction_n": total,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole run
+# ------------------------------------------------------------------------------------------------
+
+def train_tiny(out_dir: str | Path, recipe: TinyRecipe | None = None, log: Log = print) -> dict:
+    """VAE, then DiT, then the checkpoint folder (hub layout) with training.json. Returns the report."""
+    from .weights import save_tiny_checkpoint
+
+    recipe = recipe or TinyRecipe()
+    torch.set_num_threads(recipe.threads)
+    started = time.perf_counter()
+    log(f"recipe {json.dumps(recipe.to_dict())}")
+    vae, vae_info = train_vae(recipe, log)
+    data = encode_training_set(vae, recipe, log)
+
+    def evaluate(dit, text, step):
+        return evaluate_samples(dit, vae, text, recipe)
+
+    dit, text, dit_info = train_dit(data, vae, recipe, log, evaluate=evaluate)
+    finetune_info = finetune_decoder(vae, recipe, log) if recipe.vae_finetune_steps else {}
+    final_eval = evaluate_samples(dit, vae, text, recipe, n_items=recipe.final_eval_items)
+    log(f"final eval ({final_eval['items']} held-out items) {final_eval}")
+    report = {
+        "recipe": recipe.to_dict(),
+        "vae": vae_info,
+        "data": {"clips": len(data.latents), "seconds": data.seconds,
+                 "motion_score": {"min": float(data.motion.min()), "median": float(data.motion.median()),
+                                  "max": float(data.motion.max())},
+                 "latent_std": float(data.latents.std())},
+        "dit": dit_info,
+        "vae_decoder_finetune": finetune_info,
+        "final_eval": final_eval,
+        "total_seconds": time.perf_counter() - started,
+    }
+    save_tiny_checkpoint(out_dir, dit=dit, vae=vae, text=text, recipe=recipe, report=report)
+    log(f"wrote {out_dir} in {report['total_seconds']:.0f}s")
+    return report

@@ -1,0 +1,517 @@
+"""A seeded synthetic TI2V world: first frames, bilingual prompts, ground-truth videos, labels.
+
+One scene = one flat-colour shape (circle, square, diamond) with soft edges on a smooth background
+(a two-colour ramp plus a few broad Gaussian blobs, so camera moves have texture to track), and one
+source of motion: either the subject moves (left/right/up/down, camera fixed) or the camera moves
+(pan left/right/up/down, push in, pull out) past a still subject. Everything is analytic, so any
+frame of any camera pose renders exactly, and every choice comes from one integer seed.
+
+Why smooth and flat: the tiny Step-Video VAE (16x spatial compression) must reconstruct a first frame
+above 25 dB after minutes of CPU training; high-frequency texture would make that impossible while
+adding nothing to what the benchmark checks (image fidelity, motion amount, motion direction).
+
+The smoke benchmark is a fixed set of scenes from a seed range training never draws from, written
+as `NAME.png + NAME.txt` (Chinese prompt, like Step-Video-TI2V-Eval) so the folder loader reads it,
+plus `labels.json`: per item the expected dominant flow direction, the camera move, the English
+prompt. `judge_direction` measures a video's dominant flow direction for the automatic judge.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stepeval.errors import UserError
+
+WORLD_VERSION = 1
+SIZE = 64  # pixels, square; 16x VAE compression -> 4 x 4 latent tokens per latent frame
+FRAMES = 17  # one VAE chunk: 17 frames -> 3 latent frames
+FPS = 8.0
+EDGE = 1.6  # soft-edge width of shapes, screen pixels
+LABELS_FILE = "labels.json"
+
+# Seeds: training scenes are drawn from [0, SMOKE_SEED_BASE); the smoke set lives above it.
+SMOKE_SEED_BASE = 1_000_000_000
+SMOKE_SEED = 20250320
+
+COLOURS = {  # name: (rgb in [0, 1], zh)
+    "red": ((0.85, 0.15, 0.15), "红色"),
+    "green": ((0.15, 0.75, 0.25), "绿色"),
+    "blue": ((0.15, 0.30, 0.90), "蓝色"),
+    "yellow": ((0.95, 0.85, 0.15), "黄色"),
+    "white": ((0.95, 0.95, 0.95), "白色"),
+    "purple": ((0.60, 0.20, 0.75), "紫色"),
+}
+SHAPES = {"circle": "圆形", "square": "方块", "diamond": "菱形"}
+DIRECTIONS = ("left", "right", "up", "down")
+DIRECTION_VECTORS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
+DIRECTION_ZH = {"left": "左", "right": "右", "up": "上", "down": "下"}
+OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
+CAMERAS = ("static", "pan_left", "pan_right", "pan_up", "pan_down", "zoom_in", "zoom_out")
+# Model-card phrasing (镜头左移 = the camera moves left, 镜头推进 = push in, 镜头拉远 = pull out);
+# a speed word goes between 镜头 and the verb, as in the report's "镜头缓缓拉近".
+CAMERA_ZH = {"pan_left": "左移", "pan_right": "右移", "pan_up": "上移", "pan_down": "下移",
+             "zoom_in": "推进", "zoom_out": "拉远"}
+CAMERA_EN = {"pan_left": "pans left", "pan_right": "pans right", "pan_up": "pans up",
+             "pan_down": "pans down", "zoom_in": "pushes in", "zoom_out": "pulls out"}
+SPEED_WORDS = {"slow": ("缓缓", "slowly"), "steady": ("匀速", "steadily"), "fast": ("快速", "quickly")}
+# Pixels per frame (subject or pan; zoom: at the frame border). The motion score samples frames 12
+# apart and runs Farneback at short side 256 (4x this world's size): above ~0.9 px/frame here the
+# 12-frame displacement outgrows Farneback's reach and the score collapses, so the world stays in
+# the range where the score rises with speed (about 1 to 20).
+SPEED_RANGE = (0.06, 0.9)
+# Flow each camera move produces on screen (the camera moving left makes the picture move right).
+CAMERA_FLOW = {"pan_left": "right", "pan_right": "left", "pan_up": "down", "pan_down": "up",
+               "zoom_in": "in", "zoom_out": "out"}
+FLOW_LABELS = ("left", "right", "up", "down", "in", "out")
+
+
+@dataclass
+class Scene:
+    """Everything needed to render one clip; `seed` regenerates it exactly."""
+
+    seed: int
+    shape: str
+    colour: str
+    radius: float
+    start: tuple[float, float]  # subject centre at frame 0, world coordinates (= screen at frame 0)
+    background: dict
+    motion: str  # "subject" or "camera"
+    subject_direction: str | None
+    camera: str
+    speed: float  # pixels per frame
+    speed_class: str  # slow / steady / fast (from speed)
+    speed_word: str | None  # the class named in the prompt (None: no speed word)
+    prompt_zh: str = ""
+    prompt_en: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def expected_flow(self) -> str:
+        """Dominant on-screen motion: the subject's direction, or the flow a camera move causes."""
+        return self.subject_direction if self.motion == "subject" else CAMERA_FLOW[self.camera]
+
+    def labels(self) -> dict:
+        return {
+            "seed": self.seed, "motion": self.motion, "subject_direction": self.subject_direction,
+            "camera": self.camera, "expected_flow": self.expected_flow, "speed_px_per_frame": round(self.speed, 4),
+            "speed_class": self.speed_class, "speed_word": self.speed_word, "shape": self.shape,
+            "colour": self.colour, "prompt_en": self.prompt_en, "prompt_zh": self.prompt_zh,
+        }
+
+
+def speed_class(speed: float) -> str:
+    return "slow" if speed < 0.17 else ("steady" if speed < 0.4 else "fast")
+
+
+def _prompts(shape: str, colour: str, motion: str, direction: str | None, camera: str, word: str | None) -> tuple[str, str]:
+    zh_word, en_word = SPEED_WORDS[word] if word else ("", "")
+    zh_subject = f"{COLOURS[colour][1]}的{SHAPES[shape]}"
+    en_subject = f"A {colour} {shape}"
+    if motion == "subject":
+        zh = f"{zh_subject}{zh_word}向{DIRECTION_ZH[direction]}移动，固定镜头。"
+        en = f"{en_subject} moves {en_word + ' ' if en_word else ''}{direction}, static camera."
+    else:
+        zh = f"{zh_subject}静止不动，镜头{zh_word}{CAMERA_ZH[camera]}。"
+        en = f"{en_subject} stays still, the camera {en_word + ' ' if en_word else ''}{CAMERA_EN[camera]}."
+    return zh, en
+
+
+def sample_scene(seed: int, *, motion: str | None = None, direction: str | None = None, camera: str | None = None,
+                 speed: float | None = None, speed_word_noise: float = 0.0) -> Scene:
+    """Draw a scene from `seed`. Keyword arguments pin a choice (used to balance the smoke set).
+
+    speed_word_noise: the probability that the prompt's speed word is dropped (half of it) or
+    replaced by a wrong one (the other half). Training uses it so the model learns to take the
+    amount of motion from the motion score (the control the benchmark sweeps), not from the word.
+    """
+    rng = np.random.default_rng(seed)
+    shape = str(rng.choice(list(SHAPES)))
+    colour = str(rng.choice(list(COLOURS)))
+    radius = float(rng.uniform(6.0, 9.0))
+    if motion is None:
+        motion = "subject" if rng.random() < 0.5 else "camera"
+    if motion == "subject":
+        direction = direction or str(rng.choice(DIRECTIONS))
+        camera = "static"
+    elif motion == "camera":
+        direction = None
+        camera = camera or str(rng.choice([c for c in CAMERAS if c != "static"], p=[0.2, 0.2, 0.2, 0.2, 0.1, 0.1]))
+    else:
+        raise ValueError(f"motion must be 'subject' or 'camera', got {motion!r}")
+    speed = float(speed if speed is not None else math.exp(rng.uniform(math.log(SPEED_RANGE[0]), math.log(SPEED_RANGE[1]))))
+    # Place the subject so its whole path stays inside the frame (margin = radius + 2 px).
+    margin = radius + 2.0
+    travel = speed * (FRAMES - 1) if motion == "subject" else 0.0
+    pos = []
+    for axis in (0, 1):
+        lo, hi = margin, SIZE - margin
+        d = DIRECTION_VECTORS[direction][axis] if direction else 0.0
+        if d > 0:
+            hi -= travel
+        elif d < 0:
+            lo += travel
+        if camera.startswith("zoom"):  # keep the subject near the centre so a push-in keeps it in view
+            lo, hi = max(lo, SIZE / 2 - 10), min(hi, SIZE / 2 + 10)
+        pos.append(float(rng.uniform(lo, max(lo, hi))))
+    # The motion score and the judge see grayscale: keep the subject's luminance at least 0.3 away
+    # from the background's, and make the blobs (the texture camera moves are measured on) push the
+    # background further away from the subject, never towards it.
+    subject_lum = _luminance(COLOURS[colour][0])
+    levels = [v for v in np.linspace(0.12, 0.88, 39) if abs(v - subject_lum) >= 0.3]
+    base = float(rng.choice(levels))
+    away = 1.0 if base > subject_lum else -1.0
+    background = {
+        "colour_a": _near(rng, base), "colour_b": _near(rng, base), "angle": float(rng.uniform(0, 2 * math.pi)),
+        "blobs": [_blob(rng, away) for _ in range(int(rng.integers(5, 8)))],
+    }
+    true_class = speed_class(speed)
+    word: str | None = true_class
+    u = rng.random()
+    if u < speed_word_noise / 2:
+        word = None
+    elif u < speed_word_noise:
+        word = str(rng.choice([w for w in SPEED_WORDS if w != true_class]))
+    zh, en = _prompts(shape, colour, motion, direction, camera, word)
+    return Scene(seed=seed, shape=shape, colour=colour, radius=radius, start=(pos[0], pos[1]), background=background,
+                 motion=motion, subject_direction=direction, camera=camera, speed=speed, speed_class=true_class,
+                 speed_word=word, prompt_zh=zh, prompt_en=en)
+
+
+def _blob(rng: np.random.Generator, away: float) -> dict:
+    amplitude = float(rng.uniform(0.1, 0.22))
+    return {"x": float(rng.uniform(-16, SIZE + 16)), "y": float(rng.uniform(-16, SIZE + 16)),
+            "sigma": float(rng.uniform(7, 12)),
+            "delta": [float(away * amplitude + j) for j in rng.uniform(-0.04, 0.04, size=3)]}
+
+
+def _luminance(rgb) -> float:
+    r, g, b = rgb
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def _near(rng: np.random.Generator, level: float) -> list[float]:
+    return [float(np.clip(level + v, 0.0, 1.0)) for v in rng.uniform(-0.08, 0.08, size=3)]
+
+
+def _camera(scene: Scene, t: float) -> tuple[float, float, float]:
+    """Camera centre (world) and zoom at frame t."""
+    cx = cy = SIZE / 2
+    zoom = 1.0
+    if scene.camera.startswith("pan"):
+        dx, dy = DIRECTION_VECTORS[scene.camera[4:]]
+        cx, cy = cx + dx * scene.speed * t, cy + dy * scene.speed * t
+    elif scene.camera.startswith("zoom"):
+        # Border pixels (32 px from the centre) move about `speed` px per frame.
+        rate = scene.speed / (SIZE / 2)
+        zoom = math.exp(rate * t) if scene.camera == "zoom_in" else math.exp(-rate * t)
+    return cx, cy, zoom
+
+
+def render_frame(scene: Scene, t: float) -> np.ndarray:
+    """Frame t (float allowed) as float32 RGB in [0, 1], shape (SIZE, SIZE, 3)."""
+    cx, cy, zoom = _camera(scene, t)
+    py, px = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
+    wx = cx + (px - SIZE / 2) / zoom
+    wy = cy + (py - SIZE / 2) / zoom
+    bg = scene.background
+    a, b = np.array(bg["colour_a"], np.float32), np.array(bg["colour_b"], np.float32)
+    proj = (wx - SIZE / 2) * math.cos(bg["angle"]) + (wy - SIZE / 2) * math.sin(bg["angle"])
+    g = (0.5 + 0.5 * np.tanh(proj / 40.0))[..., None]
+    img = a * (1 - g) + b * g
+    for blob in bg["blobs"]:
+        w = np.exp(-((wx - blob["x"]) ** 2 + (wy - blob["y"]) ** 2) / (2 * blob["sigma"] ** 2))[..., None]
+        img = img + w * np.array(blob["delta"], np.float32)
+    sx, sy = scene.start
+    if scene.motion == "subject":
+        dx, dy = DIRECTION_VECTORS[scene.subject_direction]
+        sx, sy = sx + dx * scene.speed * t, sy + dy * scene.speed * t
+    ux, uy = wx - sx, wy - sy
+    r = scene.radius
+    if scene.shape == "circle":
+        dist = np.sqrt(ux**2 + uy**2) - r
+    elif scene.shape == "square":
+        dist = np.maximum(np.abs(ux), np.abs(uy)) - 0.85 * r
+    else:
+        dist = (np.abs(ux) + np.abs(uy)) - 1.2 * r
+    # Soft edge of constant screen width: world distance times zoom is screen distance.
+    alpha = np.clip(0.5 - dist * zoom / EDGE, 0.0, 1.0)[..., None]
+    alpha = alpha * alpha * (3 - 2 * alpha)
+    img = img * (1 - alpha) + np.array(COLOURS[scene.colour][0], np.float32) * alpha
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def render(scene: Scene, frames: int = FRAMES) -> np.ndarray:
+    """The ground-truth clip as uint8 (frames, SIZE, SIZE, 3)."""
+    return np.stack([to_uint8(render_frame(scene, t)) for t in range(frames)])
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+
+
+def training_scene(index: int, *, speed_word_noise: float = 0.3) -> Scene:
+    """Training scene number `index` (seeds below SMOKE_SEED_BASE: disjoint from the smoke set)."""
+    if not 0 <= index < SMOKE_SEED_BASE:
+        raise ValueError(f"training index must be in [0, {SMOKE_SEED_BASE})")
+    return sample_scene(index, speed_word_noise=speed_word_noise)
+
+
+# ------------------------------------------------------------------------------------------------
+# The smoke benchmark
+# ------------------------------------------------------------------------------------------------
+
+def smoke_scenes(n: int = 16, seed: int = SMOKE_SEED) -> list[tuple[str, Scene]]:
+    """A balanced held-out set: half subject motion (each direction), the rest camera pans (each
+    direction) and push-in / pull-out, speeds spread over the whole range."""
+    rng = np.random.default_rng(seed)
+    plan: list[dict] = []
+    n_subject = n // 2
+    n_zoom = max(0, n // 8) * 2 if n >= 8 else 0
+    n_pan = n - n_subject - n_zoom
+    plan += [{"motion": "subject", "direction": DIRECTIONS[i % 4]} for i in range(n_subject)]
+    plan += [{"motion": "camera", "camera": ("pan_left", "pan_right", "pan_up", "pan_down")[i % 4]} for i in range(n_pan)]
+    plan += [{"motion": "camera", "camera": ("zoom_in", "zoom_out")[i % 2]} for i in range(n_zoom)]
+    speeds = np.exp(np.linspace(math.log(SPEED_RANGE[0] * 1.3), math.log(SPEED_RANGE[1] * 0.9), n))
+    rng.shuffle(speeds)
+    out = []
+    for i, kw in enumerate(plan):
+        scene_seed = SMOKE_SEED_BASE + seed % 1_000_000 * 1000 + i
+        out.append((f"s{i:03d}", sample_scene(scene_seed, speed=float(speeds[i]), **kw)))
+    return out
+
+
+def write_smoke_benchmark(out_dir: str | Path, n: int = 16, seed: int = SMOKE_SEED, *, with_videos: bool = False) -> Path:
+    """Materialise the smoke benchmark: NAME.png (first frame), NAME.txt (Chinese prompt, no trailing
+    newline, like Step-Video-TI2V-Eval), labels.json (ground truth for the automatic judge);
+    with_videos also writes the ground-truth clips under `.truth/` (ignored by the folder loader)."""
+    from PIL import Image
+
+    from stepeval.runs import atomic_write_text
+    from stepeval.video import write_video
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = {}
+    for name, scene in smoke_scenes(n, seed):
+        first = to_uint8(render_frame(scene, 0))
+        Image.fromarray(first).save(out / f"{name}.png", optimize=True)
+        atomic_write_text(out / f"{name}.txt", scene.prompt_zh)
+        labels[name] = scene.labels()
+        if with_videos:
+            write_video(out / ".truth" / f"{name}.mp4", render(scene), FPS)
+    meta = {"world": "stepeval.benchmark.synthetic", "world_version": WORLD_VERSION, "seed": seed, "n": n,
+            "size": SIZE, "frames": FRAMES, "fps": FPS, "items": labels}
+    atomic_write_text(out / LABELS_FILE, json.dumps(meta, indent=1, ensure_ascii=False, sort_keys=True))
+    return out
+
+
+def load_labels(bench_dir: str | Path) -> dict[str, dict] | None:
+    """Per-item ground truth of a synthetic benchmark folder, or None if the folder has none."""
+    path = Path(bench_dir) / LABELS_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return dict(meta["items"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"cannot read the synthetic labels ({exc})", path=path,
+                        hint="regenerate it with `python -m stepeval.benchmark.synthetic DEST`") from exc
+
+
+# ------------------------------------------------------------------------------------------------
+# The automatic direction judge
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class DirectionJudgment:
+    label: str  # one of FLOW_LABELS, or "none" when nothing moves
+    translation: tuple[float, float]  # mean flow (dx, dy) over moving pixels, px per frame
+    radial: float  # mean outward flow component over moving pixels, px per frame
+    moving_fraction: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge_direction(frames: np.ndarray, *, step: int = 4, min_flow: float = 0.02, relative: float = 0.25) -> DirectionJudgment:
+    """Dominant on-screen motion of a clip (T, H, W, 3 uint8).
+
+    Farneback flow between frames `step` apart (slow motions of a few tenths of a pixel per frame
+    add up to a measurable shift), averaged over the pixels that move: magnitude above `min_flow`
+    px and above `relative` x the clip's 99th-percentile magnitude (so a small moving subject is
+    not drowned by a still background, and codec noise is ignored). The larger of the mean
+    translation and the mean radial (outward) component decides: translation gives its dominant
+    axis and sign; radial gives `in` (content expands: the camera pushes in) or `out`.
+    Flow values are reported in px per frame."""
+    import cv2
+
+    if frames.ndim != 4 or frames.shape[0] < 2:
+        raise ValueError(f"need a clip of at least 2 frames (T, H, W, 3), got shape {frames.shape}")
+    step = max(1, min(step, frames.shape[0] - 1))
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames[::step]]
+    h, w = gray[0].shape
+    py, px = np.mgrid[0:h, 0:w].astype(np.float32)
+    ry, rx = py - (h - 1) / 2, px - (w - 1) / 2
+    norm = np.sqrt(rx**2 + ry**2) + 1e-6
+    flows = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0) / step for a, b in zip(gray[:-1], gray[1:])]
+    flow = np.stack(flows)  # [P, H, W, 2]
+    mag = np.linalg.norm(flow, axis=-1)
+    threshold = max(min_flow, relative * float(np.percentile(mag, 99)))
+    moving = mag > threshold
+    if not moving.any():
+        return DirectionJudgment("none", (0.0, 0.0), 0.0, 0.0)
+    dx = float(flow[..., 0][moving].mean())
+    dy = float(flow[..., 1][moving].mean())
+    rad = float(((flow[..., 0] * rx + flow[..., 1] * ry) / norm)[moving].mean())
+    if abs(rad) > math.hypot(dx, dy):
+        label = "in" if rad > 0 else "out"
+    elif abs(dx) >= abs(dy):
+        label = "right" if dx > 0 else "left"
+    else:
+        label = "down" if dy > 0 else "up"
+    return DirectionJudgment(label, (dx, dy), rad, float(moving.mean()))
+
+
+# ------------------------------------------------------------------------------------------------
+# Scoring a run against the world's ground truth, and metric-derived pairwise judgments
+# ------------------------------------------------------------------------------------------------
+
+METRIC_DIRECTION = "synthetic/direction_match"  # 1 when the measured dominant flow is the prompt's
+METRIC_PSNR = "synthetic/first_frame_psnr"  # dB, first generated frame vs the input image
+METRIC_FIDELITY = "synthetic/first_frame_fidelity"  # PSNR / 40 dB clipped to [0, 1]
+METRIC_SMOOTHNESS = "synthetic/temporal_smoothness"  # 1 - 10 x mean |second temporal difference| / 255
+# Every frame against the input image at 8x8 (area average: the world's motions, at most ~14 px,
+# barely change it, while drifting colours, lost subjects or noise do): mean PSNR / 40 dB in [0, 1].
+METRIC_CONSISTENCY = "synthetic/consistency"
+SYNTHETIC_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS)
+# The human protocol's three dimensions, decided by the world's ground truth (values in [0, 1]).
+JUDGE_METRICS = {"instruction_adherence": METRIC_DIRECTION, "consistency": METRIC_CONSISTENCY,
+                 "physical_laws": METRIC_SMOOTHNESS}
+JUDGE_MARGIN = 0.01
+
+
+def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[dict[str, float], dict]:
+    """The world's per-video metrics for a clip (T, H, W, 3 uint8) made from `image` (H, W, 3)."""
+    import cv2
+
+    judged = judge_direction(frames)
+    psnr = _psnr(frames[0], image)
+    coarse = cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA)
+    consistency = float(np.mean([min(1.0, _psnr(cv2.resize(np.ascontiguousarray(f), (8, 8), interpolation=cv2.INTER_AREA), coarse) / 40.0)
+                                 for f in frames]))
+    f = frames.astype(np.float32)
+    second = float(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).mean()) if len(f) > 2 else 0.0
+    values = {METRIC_DIRECTION: float(judged.label == label["expected_flow"]), METRIC_PSNR: psnr,
+              METRIC_FIDELITY: float(np.clip(psnr / 40.0, 0.0, 1.0)), METRIC_CONSISTENCY: consistency,
+              METRIC_SMOOTHNESS: float(np.clip(1.0 - 10.0 * second / 255.0, 0.0, 1.0))}
+    details = {"expected_flow": label["expected_flow"], "judged": judged.to_dict()}
+    return values, details
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def score_run_synthetic(run, bench_dir: str | Path, *, rescore: bool = False) -> dict:
+    """Score every ok video of `run` whose item has ground truth in `bench_dir`/labels.json; one row
+    per video and metric, plus per-model means. Resumable: videos already scored (same file) are
+    skipped. A broken video becomes failed rows and the batch carries on."""
+    from stepeval.images import prepare_image
+    from stepeval.metrics.common import RowBuffer, done_keys, model_mean_rows, run_videos, score_row, video_signature
+    from stepeval.video import read_video
+
+    labels = load_labels(bench_dir)
+    if labels is None:
+        raise UserError("no synthetic ground truth (labels.json) beside the benchmark", path=bench_dir,
+                        hint="the `synthetic` metric only applies to a synthetic-world benchmark")
+    settings_key = f"world-v{WORLD_VERSION}"
+    done = {} if rescore else done_keys(run, METRIC_DIRECTION, settings_key)
+    videos = [v for v in run_videos(run) if v.item_id in labels]
+    counts = {"scored": 0, "skipped": 0, "failed": 0}
+    with RowBuffer(run) as buf:
+        for v in videos:
+            sig = video_signature(v.path)
+            if done.get(v.key) == sig:
+                counts["skipped"] += 1
+                continue
+            try:
+                frames = read_video(v.path)
+                image = prepare_image(Path(bench_dir) / f"{v.item_id}.png", frames.shape[1], frames.shape[2])
+                values, details = clip_metrics(frames, np.asarray(image), labels[v.item_id])
+            except Exception as exc:  # noqa: BLE001 - one broken video must not stop the batch
+                for m in SYNTHETIC_METRICS:
+                    buf.add(score_row(v, m, None, status="failed", error=f"{type(exc).__name__}: {exc}",
+                                      details={"settings_key": settings_key}))
+                counts["failed"] += 1
+                continue
+            details = {**details, "settings_key": settings_key, "video_signature": sig}
+            for m, value in values.items():
+                buf.add(score_row(v, m, value, details=details))
+            counts["scored"] += 1
+        tags = sorted({v.model_tag for v in videos})
+        if tags:
+            buf.flush()
+            for m in SYNTHETIC_METRICS:
+                buf.add(model_mean_rows(run, m, details={"settings_key": settings_key}, model_tags=tags))
+    return counts
+
+
+def pairwise_judgments(scores, models: list[str], run_name: str, *, margin: float = JUDGE_MARGIN):
+    """Metric-derived Win/Tie/Loss judgments (the data contract's judgments columns, source `auto`,
+    annotator `auto`) for every pair of `models` on every item both have, one per dimension: the
+    model whose metric (JUDGE_METRICS) is higher by more than `margin` wins, else tie. The world's
+    ground truth makes these clear-cut: direction right or wrong, pixels faithful or not."""
+    import pandas as pd
+
+    from stepeval.metrics.common import MODEL_ITEM
+
+    columns = ["study_id", "run_name", "item_id", "domain", "aspect", "annotator", "task_id", "dimension",
+               "screen_label", "model_a", "model_b", "swapped", "outcome", "is_gold", "cannot_judge", "seconds",
+               "created_at", "source"]
+    df = scores[(scores["status"] == "ok") & (scores["item_id"] != MODEL_ITEM) & (scores["sample"] == 0)
+                & scores["metric"].isin(list(JUDGE_METRICS.values()))]
+    table = df.pivot_table(index=["model_tag", "item_id"], columns="metric", values="value", aggfunc="last")
+    present = [m for m in models if m in set(table.index.get_level_values(0))]
+    rows = []
+    for i, a in enumerate(present):
+        for b in present[i + 1:]:
+            ta, tb = table.loc[a], table.loc[b]
+            for item in sorted(set(ta.index) & set(tb.index)):
+                for dim, metric in JUDGE_METRICS.items():
+                    va, vb = ta.at[item, metric], tb.at[item, metric]
+                    if not (np.isfinite(va) and np.isfinite(vb)):
+                        continue
+                    outcome = "A" if va - vb > margin else ("B" if vb - va > margin else "tie")
+                    rows.append({"study_id": "auto-synthetic", "run_name": run_name, "item_id": item,
+                                 "domain": "synthetic", "aspect": "S", "annotator": "auto",
+                                 "task_id": f"auto:{a}|{b}|{item}", "dimension": dim,
+                                 "screen_label": {"A": "left", "B": "right", "tie": "tie"}[outcome],
+                                 "model_a": a, "model_b": b, "swapped": False, "outcome": outcome,
+                                 "is_gold": False, "cannot_judge": False, "seconds": float("nan"),
+                                 "created_at": "", "source": "auto"})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m stepeval.benchmark.synthetic DEST [--n N] [--seed S] [--videos]`"""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("dest")
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=SMOKE_SEED)
+    parser.add_argument("--videos", action="store_true", help="also write the ground-truth clips under .truth/")
+    args = parser.parse_args(argv)
+    path = write_smoke_benchmark(args.dest, args.n, args.seed, with_videos=args.videos)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

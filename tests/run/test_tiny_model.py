@@ -1,0 +1,95 @@
+"""The tiny Step-Video-TI2V: training writes a hub-layout checkpoint the generator loads and runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from generators.stepvideo.tiny.generator import StepVideoTI2VTiny
+from generators.stepvideo.tiny.text import UNK, PhraseTokenizer, phrase_book
+from generators.stepvideo.tiny.train import TinyRecipe, sample_t, train_tiny
+from generators.stepvideo.tiny.weights import DEFAULT_DIR
+from stepeval.benchmark import synthetic as world
+from stepeval.errors import UserError
+from stepeval.generation.protocol import GenerationRequest
+
+
+def test_tokenizer_reads_both_languages_and_marks_unknown_text():
+    tok = PhraseTokenizer(phrase_book())
+    zh = tok.tokenize("红色的圆形缓缓向左移动，固定镜头。")
+    en = tok.tokenize("A red circle moves slowly left, static camera.")
+    assert UNK not in zh and UNK not in en
+    # Subject motion and camera motion use different tokens for the same direction word in Chinese.
+    assert tok.index["向左移动"] in zh and tok.index["左移"] not in zh
+    assert tok.tokenize("一只猫") == [UNK]
+    ids, mask = tok(["", "red"])
+    assert mask[0].sum() == 2 and mask[1].sum() == 3
+
+
+def test_training_time_convention_puts_more_samples_near_noise():
+    t = sample_t(20000, 3.0, torch.Generator().manual_seed(0))
+    assert 0 <= float(t.min()) and float(t.max()) <= 1
+    # shift 3 (as sampling): t = 1 - 3u / (1 + 2u) has median 0.25, below uniform's 0.5 (t = 0 is noise).
+    assert float(t.median()) == pytest.approx(0.25, abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def mini_checkpoint(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny") / "ckpt"
+    recipe = TinyRecipe(threads=1, vae_steps=2, vae_batch=2, vae_clip_every=2, train_clips=3, dit_steps=2,
+                        dit_batch=2, eval_every=1000, steps=2, final_eval_items=1,
+                        vae_finetune_steps=1)
+    report = train_tiny(out, recipe, log=lambda m: None)
+    assert set(report["final_eval"]) >= {"first_frame_psnr", "motion_spearman", "direction_accuracy"}
+    return out
+
+
+def test_checkpoint_has_the_hub_layout(mini_checkpoint):
+    for rel in ("model_index.json", "transformer/config.json", "transformer/diffusion_pytorch_model.safetensors",
+                "vae/vae_v2.safetensors", "vae/config.json", "scheduler/scheduler_config.json",
+                "tiny_text/tokenizer.json", "tiny_text/model.safetensors", "training.json"):
+        assert (mini_checkpoint / rel).is_file(), rel
+    cfg = json.loads((mini_checkpoint / "transformer" / "config.json").read_text())
+    assert cfg["use_additional_conditions"] is True and cfg["in_channels"] == 8
+    from safetensors import safe_open
+
+    with safe_open(str(mini_checkpoint / "vae" / "vae_v2.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert "decoder.conv_out.weight" in keys and "decoder.conv_out.conv.weight" not in keys  # official file naming
+    with safe_open(str(mini_checkpoint / "transformer" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        assert list(f.get_tensor("pos_embed.proj.weight").shape) == [128, 16, 1, 1]  # [x_t ; image latent]
+
+
+def test_generator_is_deterministic_and_follows_the_motion_request(mini_checkpoint, tmp_path):
+    bench = world.write_smoke_benchmark(tmp_path / "b", n=2)
+    gen = StepVideoTI2VTiny(mini_checkpoint)
+    assert gen.capabilities.sizes == ((64, 64),) and gen.capabilities.frame_counts == (17,)
+    gen.load("cpu")
+
+    def make(seed, motion):
+        req = GenerationRequest("s000", (bench / "s000.txt").read_text(encoding="utf-8"), bench / "s000.png",
+                                seed=seed, params={"motion_score": motion})
+        return gen.generate(req)
+
+    a, b, c = make(1, 5.0), make(1, 5.0), make(1, 10.0)
+    assert a.frames.shape == (17, 64, 64, 3) and a.fps == 8.0
+    assert np.array_equal(a.frames, b.frames)
+    assert not np.array_equal(a.frames, c.frames)
+
+
+def test_missing_checkpoint_is_a_user_error(tmp_path):
+    gen = StepVideoTI2VTiny(tmp_path / "nowhere")
+    with pytest.raises(UserError, match="checkpoint"):
+        gen.load("cpu")
+
+
+def test_shipped_checkpoint_is_small_and_records_its_training():
+    assert DEFAULT_DIR.is_dir(), "the trained tiny checkpoint is committed under generators/stepvideo/weights/tiny"
+    size = sum(p.stat().st_size for p in DEFAULT_DIR.rglob("*") if p.is_file())
+    assert size < 16 * 2**20
+    report = json.loads((DEFAULT_DIR / "training.json").read_text())
+    assert report["final_eval"]["items"] == 16
