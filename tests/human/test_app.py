@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ def app_env(study, monkeypatch):
     monkeypatch.setenv("STEPEVAL_ANNOTATE_RUN", str(study["run"].root))
     monkeypatch.delenv("STEPEVAL_ANNOTATE_DB", raising=False)
     return study
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest runs the app as `__main__` and leaves it in sys.modules; multiprocessing's spawn
+    start method re-imports `__main__` in every child, so later tests in this process that spawn
+    workers would re-run the Streamlit app. Put the real `__main__` back after each test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def _app(query: dict | None = None) -> AppTest:

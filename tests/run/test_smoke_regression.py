@@ -25,3 +25,15 @@ def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0, err[-3000:]
     assert (run_dir / "report" / "index.html").is_file()
+
+
+def test_real_benchmark_sample_matches_its_baseline(tmp_path, capsys, step_eval_root):
+    """The same path on a seeded stratified sample of the real benchmark (present images), with the
+    CPU baselines: real Chinese prompts and RGBA images through generate -> score -> report."""
+    run_dir = tmp_path / "real"
+    baseline = REPO / "benchmarks" / "ci-real-sample-baseline.json"
+    code = main(["run", str(REPO / "configs" / "ci-real-sample.yaml"), "--run-dir", str(run_dir), "--no-progress",
+                 "--check-against", str(baseline)])
+    err = capsys.readouterr().err
+    assert code == 0, err[-3000:]
+    assert (run_dir / "report" / "index.html").is_file()
