@@ -22,6 +22,11 @@ from stepeval.errors import UserError
 
 DEFAULT_CRF = 18  # visually lossless for our content; metrics see what a viewer sees
 DEFAULT_PRESET = "fast"
+# One encoder thread: x264's output bits can depend on its thread count (and, with several
+# threads, were seen to differ between two encodes of identical frames under CPU load), while
+# stepeval promises that the same inputs and seed give the same frames on any machine. Encoding is a
+# small share of a generated video's cost; pass threads=0 (auto) where speed matters more.
+DEFAULT_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ def write_video(
     *,
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
+    threads: int = DEFAULT_THREADS,
 ) -> Path:
     """Write uint8 RGB frames (T x H x W x 3 array, or an iterable of H x W x 3) to an H.264 mp4.
 
@@ -116,7 +122,7 @@ def write_video(
                     stream = container.add_stream("libx264", rate=rate)
                     stream.height, stream.width = frame.shape[:2]
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": preset}
+                    stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
                     first_shape = frame.shape
                 elif frame.shape != first_shape:
                     raise ValueError(f"frame {i}: shape {frame.shape} differs from frame 0 {first_shape}")
