@@ -131,6 +131,10 @@ class DiffusersI2V:
         return GenerationResult(frames=video, fps=fps, info={"height": height, "width": width})
 
 
+# What a sweep may vary per request without reloading the pipeline.
+SAMPLING_PARAMS = frozenset({"num_inference_steps", "guidance_scale"})
+
+
 class WanI2V(DiffusersI2V):
     name = "wan2.1-i2v"
     pipeline_class = "WanImageToVideoPipeline"
@@ -138,7 +142,7 @@ class WanI2V(DiffusersI2V):
     default_guidance = 5.0
     # 480p model: about 480x832 pixels in any aspect, sides multiples of 16 (VAE 8 x patch 2).
     capabilities = Capabilities(sizes=((480, 832), (832, 480), (624, 624)), frame_counts=(81,), fps=16.0,
-                                request_params=frozenset({"num_inference_steps", "guidance_scale"}), notes="diffusers; frames 4k+1")  # fmt: skip
+                                request_params=SAMPLING_PARAMS, notes="diffusers; frames 4k+1")  # fmt: skip
 
 
 class HunyuanVideoI2V(DiffusersI2V):
@@ -147,7 +151,7 @@ class HunyuanVideoI2V(DiffusersI2V):
     default_model = "hunyuanvideo-community/HunyuanVideo-I2V"
     default_guidance = 1.0  # embedded guidance model; true CFG off
     capabilities = Capabilities(sizes=((720, 1280), (1280, 720), (960, 960)), frame_counts=(129,), fps=24.0,
-                                request_params=frozenset({"num_inference_steps", "guidance_scale"}), notes="diffusers; frames 4k+1")  # fmt: skip
+                                request_params=SAMPLING_PARAMS, notes="diffusers; frames 4k+1")  # fmt: skip
 
 
 class CogVideoXI2V(DiffusersI2V):
@@ -157,7 +161,7 @@ class CogVideoXI2V(DiffusersI2V):
     default_guidance = 6.0
     # CogVideoX-5b-I2V is trained at 720x480 only.
     capabilities = Capabilities(sizes=((480, 720),), frame_counts=(49,), fps=8.0,
-                                request_params=frozenset({"num_inference_steps", "guidance_scale"}), notes="diffusers; 720x480 only")  # fmt: skip
+                                request_params=SAMPLING_PARAMS, notes="diffusers; 720x480 only")  # fmt: skip
 
 
 class LTXVideoI2V(DiffusersI2V):
@@ -167,7 +171,7 @@ class LTXVideoI2V(DiffusersI2V):
     default_guidance = 3.0
     # Sides multiples of 32, frames 8k+1.
     capabilities = Capabilities(sizes=((480, 704), (704, 480), (576, 576)), frame_counts=(161,), fps=24.0,
-                                request_params=frozenset({"num_inference_steps", "guidance_scale"}), notes="diffusers; frames 8k+1")  # fmt: skip
+                                request_params=SAMPLING_PARAMS, notes="diffusers; frames 8k+1")  # fmt: skip
 
     def call_args(self, request, image, height, width, frames, fps):
         return {**super().call_args(request, image, height, width, frames, fps), "frame_rate": int(round(fps))}

@@ -137,6 +137,20 @@ def _lr_at(step: int, total: int, base: float, warmup: int = 50) -> float:
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+
+def _vae_batch(world, rng: np.random.Generator, start: int, batch: int, clip: bool) -> tuple[torch.Tensor, int]:
+    """One VAE training batch from fresh scenes numbered from `start`: a whole 17-frame clip
+    ([1, 17, 3, H, W], teaches the temporal path) or `batch` single random frames ([B, 1, 3, H, W],
+    teaches fidelity). Returns the batch and the next unused scene number."""
+    if clip:
+        return _to_tensor(world.render(world.training_scene(start, speed_word_noise=0.0)))[None], start + 1
+    frames = []
+    for i in range(batch):
+        scene = world.training_scene(start + i, speed_word_noise=0.0)
+        frames.append(world.to_uint8(world.render_frame(scene, float(rng.integers(0, world.FRAMES)))))
+    return _to_tensor(np.stack(frames))[:, None], start + batch
+
+
 def train_vae(recipe: TinyRecipe, log: Log) -> tuple[StepVideoVAE, dict]:
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
@@ -151,17 +165,8 @@ def train_vae(recipe: TinyRecipe, log: Log) -> tuple[StepVideoVAE, dict]:
     for step in range(recipe.vae_steps):
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, recipe.vae_steps, recipe.vae_lr)
-        if recipe.vae_clip_every and step % recipe.vae_clip_every == recipe.vae_clip_every - 1:
-            scene = world.training_scene(next_index, speed_word_noise=0.0)
-            next_index += 1
-            x = _to_tensor(world.render(scene))[None]  # [1, 17, 3, H, W]
-        else:
-            frames = []
-            for _ in range(recipe.vae_batch):
-                scene = world.training_scene(next_index, speed_word_noise=0.0)
-                next_index += 1
-                frames.append(world.to_uint8(world.render_frame(scene, float(rng.integers(0, world.FRAMES)))))
-            x = _to_tensor(np.stack(frames))[:, None]  # [B, 1, 3, H, W]
+        clip = bool(recipe.vae_clip_every) and step % recipe.vae_clip_every == recipe.vae_clip_every - 1
+        x, next_index = _vae_batch(world, rng, next_index, recipe.vae_batch, clip)
         xin = x.transpose(1, 2)  # [B, 3, T, H, W]
         h = vae.encoder(xin)
         mean, logvar = h[:, :z], h[:, z:].clamp(-30.0, 20.0)
@@ -202,16 +207,7 @@ def finetune_decoder(vae: StepVideoVAE, recipe: TinyRecipe, log: Log) -> dict:
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, recipe.vae_finetune_steps, recipe.vae_finetune_lr, warmup=20)
         every = recipe.vae_finetune_clip_every
-        if every and step % every == every - 1:
-            x = _to_tensor(world.render(world.training_scene(next_index, speed_word_noise=0.0)))[None]
-            next_index += 1
-        else:
-            frames = []
-            for _ in range(recipe.vae_batch):
-                scene = world.training_scene(next_index, speed_word_noise=0.0)
-                next_index += 1
-                frames.append(world.to_uint8(world.render_frame(scene, float(rng.integers(0, world.FRAMES)))))
-            x = _to_tensor(np.stack(frames))[:, None]
+        x, next_index = _vae_batch(world, rng, next_index, recipe.vae_batch, bool(every) and step % every == every - 1)
         xin = x.transpose(1, 2)
         with torch.no_grad():
             latent = vae.encoder(xin)[:, :z]
