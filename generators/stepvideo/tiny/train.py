@@ -137,7 +137,6 @@ def _lr_at(step: int, total: int, base: float, warmup: int = 50) -> float:
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-
 def _vae_batch(world, rng: np.random.Generator, start: int, batch: int, clip: bool) -> tuple[torch.Tensor, int]:
     """One VAE training batch from fresh scenes numbered from `start`: a whole 17-frame clip
     ([1, 17, 3, H, W], teaches the temporal path) or `batch` single random frames ([B, 1, 3, H, W],
