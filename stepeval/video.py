@@ -22,11 +22,33 @@ from stepeval.errors import UserError
 
 DEFAULT_CRF = 18  # visually lossless for our content; metrics see what a viewer sees
 DEFAULT_PRESET = "fast"
-# One encoder thread: x264's output bits can depend on its thread count (and, with several
-# threads, were seen to differ between two encodes of identical frames under CPU load), while
-# stepeval promises that the same inputs and seed give the same frames on any machine. Encoding is a
-# small share of a generated video's cost; pass threads=0 (auto) where speed matters more.
+# One encoder thread: x264's output bits depend on its thread count, and "auto" follows the CPU
+# count, while stepeval promises that the same inputs and seed give the same video whichever process
+# or rank encodes it (and machine, as far as x264 allows: its SSE2 and AVX2 code can differ). Encoding
+# is a small share of a generated video's cost; pass threads=0 (auto) where speed matters more.
 DEFAULT_THREADS = 1
+
+
+def _x264_options() -> dict[str, str]:
+    """x264 kept off its AVX-512 code, where its macroblock-tree ratecontrol reads uninitialised heap
+    memory (x264 core 165, as PyAV 18 bundles it): the same frames could encode to different bits in
+    two processes with different allocation histories, e.g. one process vs torchrun ranks (issue 5).
+    tests/test_video.py fills fresh heap memory with different bytes (MALLOC_PERTURB_) and compares.
+    Its AVX2 code shows no such dependence; turning mbtree off instead would cost up to 2.3x file size
+    and 40x more frame-to-frame codec noise on a still image (the zero-motion baseline). "asm=AVX2"
+    forces x264's AVX2 set, so it is given only where the CPU has all of it (every CPU with the
+    AVX-512 subset x264 uses does)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as cpu
+    except ImportError:  # numpy's CPU table is private; without it x264 keeps its own choice
+        return {}
+    avx2_set = ("AVX", "FMA3", "BMI", "BMI2", "LZCNT", "AVX2")
+    if cpu.get("AVX512_SKX") and all(cpu.get(k) for k in avx2_set):
+        return {"x264-params": "asm=AVX2"}
+    return {}
+
+
+X264_OPTIONS = _x264_options()
 
 
 @dataclass(frozen=True)
@@ -122,7 +144,7 @@ def write_video(
                     stream = container.add_stream("libx264", rate=rate)
                     stream.height, stream.width = frame.shape[:2]
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
+                    stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads), **X264_OPTIONS}
                     first_shape = frame.shape
                 elif frame.shape != first_shape:
                     raise ValueError(f"frame {i}: shape {frame.shape} differs from frame 0 {first_shape}")

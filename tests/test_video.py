@@ -1,5 +1,9 @@
 import functools
+import hashlib
 import http.server
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -42,6 +46,27 @@ def test_every_kth_and_time_range(tmp_path, pattern):
     np.testing.assert_array_equal(window, full[10:20])
     gray = read_video(path, gray=True)
     assert gray.shape == (30, 48, 64)
+
+
+_ENCODE = "import sys, numpy as np; from stepeval.video import write_video; write_video(sys.argv[2], np.load(sys.argv[1]), 25.0)"
+
+
+def test_same_frames_give_the_same_file_whatever_the_heap_holds(tmp_path, pattern):
+    """Regression (issue 5): x264's AVX-512 mbtree code reads uninitialised heap memory, so a clip
+    could encode to different bits in processes with different allocation histories (one process vs
+    torchrun ranks). glibc's MALLOC_PERTURB_ fills fresh allocations with a chosen byte; without
+    stepeval.video's fix this 48x64 clip gave three different files (fills 85, 170, none). A CPU
+    without AVX-512, or a libc without MALLOC_PERTURB_, cannot show the fault."""
+    frames = tmp_path / "frames.npy"
+    np.save(frames, pattern(6, 48, 64))
+    files = {"in-process": write_video(tmp_path / "here.mp4", np.load(frames), 25.0).read_bytes()}
+    for fill in ("85", "170"):
+        out = tmp_path / f"fill{fill}.mp4"
+        env = {**os.environ, "MALLOC_PERTURB_": fill}
+        subprocess.run([sys.executable, "-c", _ENCODE, str(frames), str(out)], env=env, check=True, timeout=120)
+        files[f"MALLOC_PERTURB_={fill}"] = out.read_bytes()
+    digests = {name: hashlib.sha1(data).hexdigest()[:12] for name, data in files.items()}
+    assert len(set(digests.values())) == 1, f"the encoded bytes depend on heap contents: {digests}"
 
 
 def test_odd_size_is_padded_not_cropped(tmp_path, pattern):
