@@ -69,6 +69,9 @@ class VAEConfig:
     # temporal stride-2 stages plus a 2x temporal patchify), kept here for readability.
     frames_per_chunk: int = 17
     latents_per_chunk: int = 3
+    # 16 = official. 8 = the small-preset variant with one level fewer spatially: level 0 keeps
+    # full resolution (no Downsample2D) and the decoder's level 1 no Upsample2D; every other
+    # module, name and the temporal path are unchanged.
     spatial_compression: int = 16
 
     @property
@@ -81,7 +84,9 @@ class VAEConfig:
 
     def validate(self) -> None:
         if len(self.enc_ch_mult) != 4 or len(self.dec_ch_mult) != 4:
-            raise UserError("VAE needs exactly 4 levels (16x spatial compression)")
+            raise UserError("VAE needs exactly 4 levels (enc_ch_mult and dec_ch_mult of length 4)")
+        if self.spatial_compression not in (8, 16):
+            raise UserError(f"VAE spatial_compression must be 16 (official) or 8, got {self.spatial_compression}")
         # The v2 patchify/unpatchify shortcuts average/repeat channels between the last-level
         # width and 32 * z_channels by integer factors.
         if self.enc_out_width % (4 * self.z_channels) or self.dec_in_width % (4 * self.z_channels):

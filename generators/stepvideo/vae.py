@@ -302,7 +302,8 @@ class VideoEncoder(nn.Module):
                 level.block.append(ResnetBlock3D(block_in, block_out, g))
                 block_in = block_out
             if i == 0:
-                level.downsample = Downsample2D(block_in)
+                if cfg.spatial_compression == 16:
+                    level.downsample = Downsample2D(block_in)
             elif i < len(cfg.enc_ch_mult) - 1:  # levels 1, 2 also halve time
                 level.downsample = Downsample3D(block_in)
             self.down.append(level)
@@ -365,7 +366,7 @@ class VideoDecoder(nn.Module):
                 block_in = block_out
             if i >= n - 2:  # the two lowest-resolution levels also double time
                 level.upsample = Upsample3D(block_in, g)
-            elif i > 0:
+            elif i > 0 and cfg.spatial_compression == 16:
                 level.upsample = Upsample2D(block_in)
             levels.insert(0, level)
         self.up = nn.ModuleList(levels)
@@ -597,8 +598,9 @@ class StepVideoVAE(nn.Module):
                 f"VAE encode expects video [B, T, 3, H, W], got shape {tuple(video.shape)}"
             )
         b, t, _, h, w = video.shape
-        if h % 16 or w % 16:
-            raise UserError(f"VAE encode needs H and W multiples of 16, got {h}x{w}")
+        unit = self.config.spatial_compression
+        if h % unit or w % unit:
+            raise UserError(f"VAE encode needs H and W multiples of {unit}, got {h}x{w}")
         self.latent_frames(t)  # validates
         tile = self._tile(tile_size, tile_overlap, stats_passes)
         x = video.to(self.dtype).transpose(1, 2)  # [B, 3, T, H, W]
@@ -607,11 +609,17 @@ class StepVideoVAE(nn.Module):
             if tile is None:
                 z = self.encoder(chunk)
             else:
-                stem = _run_tiled(self.encoder.stem, chunk, tile.size // 4, tile.overlap // 4,
-                                  unit=4, scale=1, stats_passes=tile.stats_passes)
+                f = self._stem_factor
+                stem = _run_tiled(self.encoder.stem, chunk, tile.size // f, tile.overlap // f,
+                                  unit=f, scale=1, stats_passes=tile.stats_passes)
                 z = self.encoder.tail(stem)  # mid attention over all tokens: never tiled
             outs.append(z)
         return DiagonalGaussian(torch.cat(outs, dim=2).transpose(1, 2))
+
+    @property
+    def _stem_factor(self) -> int:
+        """Spatial downscale of the encoder stem / upscale of the decoder head (4 at 16x, 2 at 8x)."""
+        return self.config.spatial_compression // 4
 
     # -- decode -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -630,9 +638,10 @@ class StepVideoVAE(nn.Module):
             if tile is None:
                 frames.append(self.decoder(chunk))
             else:
-                trunk = self.decoder.trunk(chunk)  # 1/4 output resolution
-                frames.append(_run_tiled(self.decoder.head, trunk, tile.size // 4,
-                                         tile.overlap // 4, unit=1, scale=4,
+                f = self._stem_factor
+                trunk = self.decoder.trunk(chunk)  # 1/f output resolution
+                frames.append(_run_tiled(self.decoder.head, trunk, tile.size // f,
+                                         tile.overlap // f, unit=1, scale=f,
                                          stats_passes=tile.stats_passes))
         lengths = [f.shape[2] for f in frames]
         video = torch.cat(frames, dim=2).transpose(1, 2)  # [B, T, 3, H, W]

@@ -40,7 +40,7 @@ def test_training_time_convention_puts_more_samples_near_noise():
 @pytest.fixture(scope="module")
 def mini_checkpoint(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "ckpt"
-    recipe = TinyRecipe(threads=1, vae_steps=2, vae_batch=2, vae_clip_every=2, train_clips=3, dit_steps=2,
+    recipe = TinyRecipe(threads=1, vae_steps=2, vae_batch=2, vae_clip_batch=1, vae_clip_every=2, train_clips=3, dit_steps=2,
                         dit_batch=2, eval_every=1000, steps=2, final_eval_items=1,
                         vae_finetune_steps=1)
     report = train_tiny(out, recipe, log=lambda m: None)

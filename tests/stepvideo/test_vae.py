@@ -117,3 +117,26 @@ def test_bad_inputs(vae):
         vae.decode(torch.randn(1, 3, 16, 2, 2))
     with pytest.raises(UserError, match="tile_size"):
         vae.decode(torch.randn(1, 1, 4, 2, 2), tile_size=100)
+
+
+def test_eight_x_variant_keeps_the_structure_with_one_spatial_level_fewer():
+    """spatial_compression=8 (the tiny trained preset): level 0 keeps full resolution; every other
+    module and key is the official one, so the checkpoint code needs no special case."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    base = get_preset("tiny").vae
+    official, small = StepVideoVAE(base).eval(), StepVideoVAE(dataclasses.replace(base, spatial_compression=8)).eval()
+    only_official = set(official.state_dict()) - set(small.state_dict())
+    assert only_official and all(k.startswith(("encoder.down.0.downsample", "decoder.up.1.upsample")) for k in only_official)
+    assert not set(small.state_dict()) - set(official.state_dict())
+    video = torch.rand(1, 17, 3, 32, 96, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    z = small.encode(video).mean
+    assert z.shape == (1, 3, base.z_channels, 4, 12)
+    assert small.decode(z).shape == video.shape
+    assert rel(small.encode(video, tile_size=64, tile_overlap=48).mean, z) < 1e-3
+    assert rel(small.decode(z, tile_size=64, tile_overlap=48), small.decode(z)) < 1e-3
+    with pytest.raises(UserError, match="multiples of 8"):
+        small.encode(torch.rand(1, 1, 3, 30, 32))
+    with pytest.raises(UserError, match="16 \\(official\\) or 8"):
+        StepVideoVAE(dataclasses.replace(base, spatial_compression=4))
