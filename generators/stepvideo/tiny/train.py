@@ -1,6 +1,6 @@
 """Train the tiny Step-Video-TI2V on the synthetic world, from scratch, on a CPU.
 
-Two stages, both with the project's own networks (`vae.StepVideoVAE`, `dit.StepVideoModel`):
+Three stages, all with the project's own networks (`vae.StepVideoVAE`, `dit.StepVideoModel`):
 
 1. VAE. The official structure (4 levels, 17->3 temporal compression, causal, per-frame
    GroupNorm, the v2 patchify shortcuts) at small width and with one spatial level fewer (8x):
@@ -89,7 +89,7 @@ class TinyRecipe:
     vae_kl: float = 1e-5  # KL to N(0, 1): keeps the posterior narrow but defined
     vae_mean_penalty: float = 1e-3  # keeps latents near unit scale (there is no latent scale factor)
     # VAE decoder fine-tune after the DiT (the latent space stays fixed, so the DiT is unaffected;
-    # only the decoder gets sharper; first frames mostly, a clip every few steps for the temporal levels)
+    # only the decoder gets sharper; same batches and reconstruction loss as stage 1)
     vae_finetune_steps: int = 300
     vae_finetune_lr: float = 1e-3
     # data
