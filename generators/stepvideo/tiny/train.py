@@ -99,7 +99,11 @@ class TinyRecipe:
     dit_batch: int = 16
     dit_lr: float = 1e-3
     dit_warmup: int = 100
-    dit_later_frame_weight: float = 1.0  # loss weight of latent frames 1+ (frame 0 is the condition)
+    # Loss weight of latent frames 1+ (frame 0 is given by the condition). With weight 1 the DiT
+    # learned the motion amount but not its direction from the text (same seeds, 3000 steps: direction
+    # 6/36, Spearman 0.56); the motion lives in those frames' small latents and was a sliver of the loss.
+    # With 8: 18/18 directions and Spearman 0.905 at step 2000 (6 held-out items).
+    dit_later_frame_weight: float = 8.0
     ema: float = 0.998
     text_dropout: float = 0.1  # empty prompt, for classifier-free guidance
     train_shift: float = 3.0  # t = 1 - shift(u): more training steps near the noise end, like sampling
