@@ -10,6 +10,8 @@ from pathlib import Path
 
 from stepeval.cli.main import main
 from stepeval.generation import registry
+from stepeval.pipeline_run import run_summary
+from stepeval.runs import Run
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "benchmarks" / "smoke-baseline.json"
@@ -25,6 +27,15 @@ def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0, err[-3000:]
     assert (run_dir / "report" / "index.html").is_file()
+    # Issue 9's acceptance floors that the shipped model meets (the baseline's tolerances alone
+    # would let a value drift below them): image conditioning, direction, monotone motion control.
+    summary = run_summary(Run.open(run_dir))
+    tags = [f"stepvideo-ti2v-tiny@motion_score={m}" for m in (2, 5, 10)]
+    for tag in tags:
+        assert summary[f"{tag}/synthetic/first_frame_psnr"] >= 25.0, tag
+        assert summary[f"{tag}/synthetic/direction_match"] >= 0.8, tag
+    motion = [summary[f"{tag}/motion_score"] for tag in tags]
+    assert motion == sorted(motion) and motion[0] < motion[-1], motion
 
 
 def test_real_benchmark_sample_matches_its_baseline(tmp_path, capsys, step_eval_root):
