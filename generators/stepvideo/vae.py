@@ -262,6 +262,15 @@ def channel_average(x: torch.Tensor, out_channels: int) -> torch.Tensor:
     return x.view(b, out_channels, c // out_channels, *x.shape[2:]).mean(dim=2)
 
 
+def _run_level(level: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """A level's res blocks, then its resampler if it has one (`downsample` in the encoder,
+    `upsample` in the decoder: the official state-dict names)."""
+    for block in level.block:
+        h = block(h)
+    resample = getattr(level, "downsample", None) or getattr(level, "upsample", None)
+    return resample(h) if resample is not None else h
+
+
 class _Level(nn.Module):
     """One resolution level: `block` (res blocks) and an optional `downsample`/`upsample`."""
 
@@ -314,25 +323,20 @@ class VideoEncoder(nn.Module):
         self.conv_patchify = _ConvWrap(block_in, patch_channels // 8)
         self.conv_out = CausalConv(patch_channels, 2 * cfg.z_channels)
 
-    @staticmethod
-    def _level(level, h):
-        for block in level.block:
-            h = block(h)
-        return level.downsample(h) if hasattr(level, "downsample") else h
 
     def stem(self, x):
         """conv_in, levels 0 and 1 (full and half resolution, ~90% of the activation memory):
         the part that tiling splits spatially. Output: 1/4 resolution."""
         h = self.conv_in(x)
         for level in self.down[:2]:
-            h = self._level(level, h)
+            h = _run_level(level, h)
         return h
 
     def tail(self, h):
         """Levels 2-3, the mid block (causal attention over all tokens) and the v2 patchify
         output; always run on the full frame."""
         for level in self.down[2:]:
-            h = self._level(level, h)
+            h = _run_level(level, h)
         h = self.mid(h)
         h = self.norm_out(h, silu=True)
         patch_channels = 32 * self.z
@@ -383,23 +387,18 @@ class VideoDecoder(nn.Module):
             h.repeat_interleave(repeats, dim=1)
         )
         h = self.mid(h)
-        h = self._level(self.up[3], h)
+        h = _run_level(self.up[3], h)
         for block in self.up[2].block:
             h = block(h)
         return h
 
-    @staticmethod
-    def _level(level, h):
-        for block in level.block:
-            h = block(h)
-        return level.upsample(h) if hasattr(level, "upsample") else h
 
     def head(self, h):
         """Level 2's temporal upsample, levels 1 and 0 and the output conv (1/4 -> full
         resolution): the part that tiling splits spatially."""
         h = self.up[2].upsample(h)
-        h = self._level(self.up[1], h)
-        h = self._level(self.up[0], h)
+        h = _run_level(self.up[1], h)
+        h = _run_level(self.up[0], h)
         h = self.conv_out(self.norm_out(h, silu=True))
         return h[:, :, 3:]  # the causal warm-up frames
 
