@@ -11,7 +11,7 @@ import torch
 
 from generators.stepvideo.tiny.generator import StepVideoTI2VTiny
 from generators.stepvideo.tiny.text import UNK, PhraseTokenizer, phrase_book
-from generators.stepvideo.tiny.train import TinyRecipe, sample_t, train_tiny
+from generators.stepvideo.tiny.train import TinyRecipe, sample_t, train_tiny, validation_scenes
 from generators.stepvideo.tiny.weights import DEFAULT_DIR
 from stepeval.benchmark import synthetic as world
 from stepeval.errors import UserError
@@ -41,11 +41,23 @@ def test_training_time_convention_puts_more_samples_near_noise():
 def mini_checkpoint(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "ckpt"
     recipe = TinyRecipe(threads=1, vae_steps=2, vae_batch=2, vae_clip_batch=1, vae_clip_every=2, train_clips=3, dit_steps=2,
-                        dit_batch=2, eval_every=1000, steps=2, final_eval_items=1,
-                        vae_finetune_steps=1)
+                        dit_batch=2, eval_every=1000, steps=2, final_eval_items=1, validation_items=1,
+                        cfg_candidates=(1.0, 2.0), vae_finetune_steps=1)
     report = train_tiny(out, recipe, log=lambda m: None)
     assert set(report["final_eval"]) >= {"first_frame_psnr", "motion_spearman", "direction_accuracy"}
     return out
+
+
+def test_guidance_is_chosen_on_validation_scenes_and_shipped(mini_checkpoint):
+    report = json.loads((mini_checkpoint / "training.json").read_text())
+    selection = report["guidance_selection"]
+    assert [r["cfg_scale"] for r in selection["results"]] == [1.0, 2.0]
+    shipped = json.loads((mini_checkpoint / "model_index.json").read_text())["stepeval"]["cfg_scale"]
+    assert shipped == selection["chosen"] == report["final_eval"]["cfg_scale"] in (1.0, 2.0)
+    # Validation scenes come from their own seed range: none is a smoke (test) scene or a training scene.
+    smoke = {s.seed for _, s in world.smoke_scenes(16)}
+    validation = {s.seed for _, s in validation_scenes(TinyRecipe(), 16)}
+    assert not smoke & validation and min(validation) >= world.SMOKE_SEED_BASE
 
 
 def test_checkpoint_has_the_hub_layout(mini_checkpoint):

@@ -39,5 +39,6 @@ def train_tiny(
     recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     report = run_training(out, recipe, log=lambda m: console.print(f"{time.strftime('%H:%M:%S')} {m}", markup=False, highlight=False))
     final = report["final_eval"]
-    typer.echo(f"checkpoint: {out} (first-frame PSNR {final['first_frame_psnr']} dB, motion Spearman "
-               f"{final['motion_spearman']}, direction accuracy {final['direction_accuracy']})")
+    typer.echo(f"checkpoint: {out} (on the smoke set: first-frame PSNR {final['first_frame_psnr']} dB, motion "
+               f"Spearman {final['motion_spearman']}, direction accuracy {final['direction_accuracy']}; guidance "
+               f"scale {final['cfg_scale']}, chosen on the validation scenes)")
