@@ -11,7 +11,7 @@ import torch
 
 from generators.stepvideo.tiny.generator import StepVideoTI2VTiny
 from generators.stepvideo.tiny.text import UNK, PhraseTokenizer, phrase_book
-from generators.stepvideo.tiny.train import TinyRecipe, sample_t, train_tiny, validation_scenes
+from generators.stepvideo.tiny.train import TinyRecipe, reconstruction_loss, sample_t, train_tiny, validation_scenes
 from generators.stepvideo.tiny.weights import DEFAULT_DIR
 from stepeval.benchmark import synthetic as world
 from stepeval.errors import UserError
@@ -35,6 +35,20 @@ def test_training_time_convention_puts_more_samples_near_noise():
     assert 0 <= float(t.min()) and float(t.max()) <= 1
     # shift 3 (as sampling): t = 1 - 3u / (1 + 2u) has median 0.25, below uniform's 0.5 (t = 0 is noise).
     assert float(t.median()) == pytest.approx(0.25, abs=0.02)
+
+
+def test_lag_term_penalises_a_slow_drift_the_motion_score_would_count():
+    # A decoder output drifting 0.01 per frame: each consecutive difference is off by 0.01, the
+    # 12-frame difference the motion score compares by 0.12; the lag term adds exactly its MSE.
+    x = torch.rand(1, 3, 17, 8, 8)
+    y = x + 0.01 * torch.arange(17, dtype=torch.float32).view(1, 1, 17, 1, 1)
+    recipe = TinyRecipe()
+    with_lag = reconstruction_loss(y, x, recipe, lag_weight=1.0)
+    without = reconstruction_loss(y, x, recipe)
+    assert float(with_lag - without) == pytest.approx(0.12**2, rel=1e-4)
+    # Clips shorter than the lag (single frames) are unaffected.
+    assert float(reconstruction_loss(y[:, :, :5], x[:, :, :5], recipe, lag_weight=1.0)) == pytest.approx(
+        float(reconstruction_loss(y[:, :, :5], x[:, :, :5], recipe)))
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Train the tiny Step-Video-TI2V on the synthetic world, from scratch, on a CPU.
 
-Three stages, all with the project's own networks (`vae.StepVideoVAE`, `dit.StepVideoModel`):
+Three training stages, all with the project's own networks (`vae.StepVideoVAE`, `dit.StepVideoModel`), then
+the choice of the guidance scale:
 
 1. VAE. The official structure (4 levels, 17->3 temporal compression, causal, per-frame
    GroupNorm, the v2 patchify shortcuts) at small width and with one spatial level fewer (8x):
@@ -22,15 +23,15 @@ Three stages, all with the project's own networks (`vae.StepVideoVAE`, `dit.Step
    on differences of frames 12 apart: a decoder that wobbles a shape adds motion the motion score
    counts but the latents never held.
 
-The loss is not trusted: every `eval_every` steps the EMA model samples held-out validation scenes
-at motion scores 2, 5, 10 with the generator's own sampler and is scored on what the benchmark
-checks: first-frame PSNR, Spearman(requested, measured motion), direction accuracy.
-
 4. Guidance. The shipped classifier-free guidance scale is chosen among `cfg_candidates` on the
    validation scenes (a balanced set like the smoke benchmark, from another seed range). Guidance
    amplifies the prompt's motion beyond what the motion score asks for (measured on the session-2
    model: median motion 4.9 at a requested 2 with cfg 3, 3.2 with cfg 1), so it trades direction
    against motion control; the smoke set itself is only scored once, at the end, as the test set.
+
+The loss is not trusted: every `eval_every` steps the EMA model samples held-out validation scenes
+at motion scores 2, 5, 10 with the generator's own sampler and is scored on what the benchmark
+checks: first-frame PSNR, Spearman(requested, measured motion), direction accuracy.
 
 Everything is seeded; the recipe and the evaluation history are written beside the weights.
 """
@@ -102,8 +103,9 @@ class TinyRecipe:
     vae_finetune_lr: float = 1e-3
     # MSE of frame differences 12 apart, fine-tune only. The motion score compares frames 0 and 12;
     # a decoder that wobbles a shape slowly over those frames adds motion the latents do not hold.
-    # Measured on run 3's checkpoint (16 validation scenes): reconstructions of a green diamond on a
-    # dark ground moving 0.21 px/frame scored 22 instead of 10; 400 more fine-tune steps with this
+    # Measured on a 1500-clip run without it (benchmarks/RESULTS.md, session 3; 16 validation
+    # scenes): reconstructions of a green diamond on a dark ground moving 0.21 px/frame scored 22
+    # instead of 10; 400 more fine-tune steps with this
     # term raised Spearman(true, reconstructed motion) 0.921 -> 0.959 and the generated clips'
     # Spearman(requested, measured) 0.733 -> 0.805 (cfg 1.5), the DiT unchanged.
     vae_lag: int = 12
