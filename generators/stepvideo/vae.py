@@ -323,7 +323,6 @@ class VideoEncoder(nn.Module):
         self.conv_patchify = _ConvWrap(block_in, patch_channels // 8)
         self.conv_out = CausalConv(patch_channels, 2 * cfg.z_channels)
 
-
     def stem(self, x):
         """conv_in, levels 0 and 1 (full and half resolution, ~90% of the activation memory):
         the part that tiling splits spatially. Output: 1/4 resolution."""
@@ -391,7 +390,6 @@ class VideoDecoder(nn.Module):
         for block in self.up[2].block:
             h = block(h)
         return h
-
 
     def head(self, h):
         """Level 2's temporal upsample, levels 1 and 0 and the output conv (1/4 -> full

@@ -27,7 +27,8 @@ the choice of the guidance scale:
    validation scenes (a balanced set like the smoke benchmark, from another seed range). Guidance
    amplifies the prompt's motion beyond what the motion score asks for (measured on the session-2
    model: median motion 4.9 at a requested 2 with cfg 3, 3.2 with cfg 1), so it trades direction
-   against motion control; the smoke set itself is only scored once, at the end, as the test set.
+   against motion control; no choice is made on the smoke set (the test set), which is only
+   watched: the VAE's first-frame PSNR and reconstructions, and the final evaluation.
 
 The loss is not trusted: every `eval_every` steps the EMA model samples held-out validation scenes
 at motion scores 2, 5, 10 with the generator's own sampler and is scored on what the benchmark
@@ -212,14 +213,30 @@ def reconstruction_loss(y: torch.Tensor, x: torch.Tensor, recipe: TinyRecipe, la
     return loss
 
 
+def _smoke_scene_list() -> list[world.Scene]:
+    return [s for _, s in world.smoke_scenes(16)]
+
+
+def _first_frames(scenes: list[world.Scene]) -> torch.Tensor:
+    """Frame 0 of each scene as [N, 1, 3, H, W] in [-1, 1]."""
+    return torch.stack([_to_tensor(world.to_uint8(world.render_frame(s, 0))[None]) for s in scenes])
+
+
+@torch.no_grad()
+def first_frame_psnr(vae: StepVideoVAE, frames: torch.Tensor) -> float:
+    """Mean PSNR of the VAE's reconstructions (posterior mean) of single frames [N, 1, 3, H, W]."""
+    x = frames.transpose(1, 2)
+    rec = vae.decoder(vae.encoder(x)[:, :vae.config.z_channels]).clamp(-1, 1)
+    return float(np.mean([psnr(rec[i], x[i]) for i in range(len(x))]))
+
+
 def train_vae(recipe: TinyRecipe, log: Log) -> tuple[StepVideoVAE, dict]:
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     vae = StepVideoVAE(tiny_vae_config())
     opt = torch.optim.Adam(vae.parameters(), lr=recipe.vae_lr)
     z = vae.config.z_channels
-    val_scenes = [s for _, s in world.smoke_scenes(16)]
-    val = torch.stack([_to_tensor(world.to_uint8(world.render_frame(s, 0))[None]) for s in val_scenes])  # [N,1,3,H,W]
+    val = _first_frames(_smoke_scene_list())
     history = []
     t0 = time.perf_counter()
     next_index = 0
@@ -242,9 +259,7 @@ def train_vae(recipe: TinyRecipe, log: Log) -> tuple[StepVideoVAE, dict]:
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         if (step + 1) % 100 == 0 or step + 1 == recipe.vae_steps:
-            with torch.no_grad():
-                rec_val = vae.decoder(vae.encoder(val.transpose(1, 2))[:, :z]).clamp(-1, 1)
-            p = float(np.mean([psnr(rec_val[i], val[i].transpose(0, 1)) for i in range(len(val))]))
+            p = first_frame_psnr(vae, val)
             entry = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 1), "loss": round(loss.item(), 5),
                      "rec_mse": round(rec.item(), 5), "kl": round(kl.item(), 4), "latent_std": round(mean.std().item(), 3), "first_frame_psnr": round(p, 2)}
             history.append(entry)
@@ -257,7 +272,7 @@ def reconstruction_check(vae: StepVideoVAE) -> dict:
     """What the DiT can at best reach: the VAE's own reconstructions of the 16 held-out smoke clips,
     scored like generations (first-frame PSNR, direction judge, Spearman(true, reconstructed motion))."""
     truth_motion, rec_motion, psnrs, correct = [], [], [], 0
-    scenes = [s for _, s in world.smoke_scenes(16)]
+    scenes = _smoke_scene_list()
     with tempfile.TemporaryDirectory(prefix="stepeval-tiny-rec-") as tmp:
         for scene in scenes:
             frames = world.render(scene)
@@ -281,8 +296,7 @@ def finetune_decoder(vae: StepVideoVAE, recipe: TinyRecipe, log: Log) -> dict:
     for p in vae.encoder.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(vae.decoder.parameters(), lr=recipe.vae_finetune_lr)
-    val_scenes = [s for _, s in world.smoke_scenes(16)]
-    val = torch.stack([_to_tensor(world.to_uint8(world.render_frame(s, 0))[None]) for s in val_scenes])
+    val = _first_frames(_smoke_scene_list())
     history, t0, next_index = [], time.perf_counter(), 20_000_000
     vae.train()
     for step in range(recipe.vae_finetune_steps):
@@ -299,9 +313,7 @@ def finetune_decoder(vae: StepVideoVAE, recipe: TinyRecipe, log: Log) -> dict:
         torch.nn.utils.clip_grad_norm_(vae.decoder.parameters(), 1.0)
         opt.step()
         if (step + 1) % 100 == 0 or step + 1 == recipe.vae_finetune_steps:
-            with torch.no_grad():
-                rec_val = vae.decoder(vae.encoder(val.transpose(1, 2))[:, :z]).clamp(-1, 1)
-            p = float(np.mean([psnr(rec_val[i], val[i].transpose(0, 1)) for i in range(len(val))]))
+            p = first_frame_psnr(vae, val)
             entry = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 1), "loss": round(loss.item(), 5),
                      "first_frame_psnr": round(p, 2)}
             history.append(entry)
