@@ -54,6 +54,8 @@ OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 CAMERAS = ("static", "pan_left", "pan_right", "pan_up", "pan_down", "zoom_in", "zoom_out")
 # Model-card phrasing (镜头左移 = the camera moves left, 镜头推进 = push in, 镜头拉远 = pull out);
 # a speed word goes between 镜头 and the verb, as in the report's "镜头缓缓拉近".
+# How often each camera move is drawn (pans, then push-in / pull-out) when a scene does not pin it.
+CAMERA_WEIGHTS = (0.2, 0.2, 0.2, 0.2, 0.1, 0.1)
 CAMERA_ZH = {"pan_left": "左移", "pan_right": "右移", "pan_up": "上移", "pan_down": "下移",
              "zoom_in": "推进", "zoom_out": "拉远"}
 CAMERA_EN = {"pan_left": "pans left", "pan_right": "pans right", "pan_up": "pans up",
@@ -126,12 +128,14 @@ def _prompts(shape: str, colour: str, motion: str, direction: str | None, camera
 
 
 def sample_scene(seed: int, *, motion: str | None = None, direction: str | None = None, camera: str | None = None,
-                 speed: float | None = None, speed_word_noise: float = 0.0) -> Scene:
+                 speed: float | None = None, speed_word_noise: float = 0.0,
+                 camera_weights: tuple[float, ...] = CAMERA_WEIGHTS) -> Scene:
     """Draw a scene from `seed`. Keyword arguments pin a choice (used to balance the smoke set).
 
     speed_word_noise: the probability that the prompt's speed word is dropped (half of it) or
     replaced by a wrong one (the other half). Training uses it so the model learns to take the
     amount of motion from the motion score (the control the benchmark sweeps), not from the word.
+    camera_weights: the probabilities of the moving cameras, in CAMERAS order without "static".
     """
     rng = np.random.default_rng(seed)
     shape = str(rng.choice(list(SHAPES)))
@@ -144,7 +148,7 @@ def sample_scene(seed: int, *, motion: str | None = None, direction: str | None 
         camera = "static"
     elif motion == "camera":
         direction = None
-        camera = camera or str(rng.choice([c for c in CAMERAS if c != "static"], p=[0.2, 0.2, 0.2, 0.2, 0.1, 0.1]))
+        camera = camera or str(rng.choice([c for c in CAMERAS if c != "static"], p=list(camera_weights)))
     else:
         raise ValueError(f"motion must be 'subject' or 'camera', got {motion!r}")
     speed = float(speed if speed is not None else math.exp(rng.uniform(math.log(SPEED_RANGE[0]), math.log(SPEED_RANGE[1]))))
@@ -258,11 +262,11 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
 
 
-def training_scene(index: int, *, speed_word_noise: float = 0.3) -> Scene:
+def training_scene(index: int, *, speed_word_noise: float = 0.3, camera_weights: tuple[float, ...] = CAMERA_WEIGHTS) -> Scene:
     """Training scene number `index` (seeds below SMOKE_SEED_BASE: disjoint from the smoke set)."""
     if not 0 <= index < SMOKE_SEED_BASE:
         raise ValueError(f"training index must be in [0, {SMOKE_SEED_BASE})")
-    return sample_scene(index, speed_word_noise=speed_word_noise)
+    return sample_scene(index, speed_word_noise=speed_word_noise, camera_weights=camera_weights)
 
 
 # ------------------------------------------------------------------------------------------------

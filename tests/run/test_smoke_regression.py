@@ -29,8 +29,8 @@ def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
     assert (run_dir / "report" / "index.html").is_file()
     # Floors under issue 9's acceptance (the baseline's tolerances alone would let a value drift
     # below them): image conditioning, monotone motion control, and motion direction pooled over
-    # the three settings (acceptance 0.8; the shipped model measures 39/48 = 0.81 on the machine
-    # that wrote the baseline, so the floor leaves two videos of room for another CPU's kernels).
+    # the three settings (acceptance 0.8; the shipped model measures 40/48 = 0.83 on the machine
+    # that wrote the baseline, so the floor leaves three videos of room for another CPU's kernels).
     summary = run_summary(Run.open(run_dir))
     tags = [f"stepvideo-ti2v-tiny@motion_score={m}" for m in (2, 5, 10)]
     for tag in tags:
@@ -39,7 +39,7 @@ def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
     assert direction >= 0.77, direction
     motion = [summary[f"{tag}/motion_score"] for tag in tags]
     assert motion == sorted(motion) and motion[0] < motion[-1], motion
-    assert summary["stepvideo-ti2v-tiny/motion_spearman"] >= 0.7  # acceptance 0.8, measured 0.76
+    assert summary["stepvideo-ti2v-tiny/motion_spearman"] >= 0.75  # acceptance 0.8, measured 0.809
 
 
 def test_real_benchmark_sample_matches_its_baseline(tmp_path, capsys, step_eval_root):

@@ -32,6 +32,18 @@ def test_prompts_name_direction_speed_and_camera_in_both_languages():
     assert world.sample_scene(3, motion="camera", camera="pan_left").expected_flow == "right"
 
 
+def test_camera_weights_set_the_mix_of_camera_moves_and_leave_the_rest_of_the_scene():
+    zooms_only = (0.0, 0.0, 0.0, 0.0, 0.5, 0.5)
+    scenes = [world.training_scene(i, camera_weights=zooms_only) for i in range(200)]
+    cameras = {s.camera for s in scenes}
+    assert cameras == {"static", "zoom_in", "zoom_out"}  # static: the subject-motion scenes
+    # The weights change only the camera draw: everything drawn before it (shape, colour, size,
+    # whether the subject or the camera moves) is the default scene's.
+    for i, s in enumerate(scenes[:20]):
+        d = world.training_scene(i)
+        assert (s.shape, s.colour, s.radius, s.motion) == (d.shape, d.colour, d.radius, d.motion)
+
+
 def test_subject_moves_in_its_direction_and_stays_in_frame():
     s = world.sample_scene(11, motion="subject", direction="down", speed=world.SPEED_RANGE[1])
     clip = world.render(s).astype(np.float32)

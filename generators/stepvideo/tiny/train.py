@@ -9,8 +9,8 @@ the choice of the guidance scale:
    4 x 4 cells of 16 px, and the world's motions (a few px per clip) stayed inside one cell: the
    VAE reconstructed them in the wrong direction (measured: 12% direction accuracy on its own
    reconstructions), so nothing downstream could learn them. Steps alternate between whole
-   17-frame clips (the temporal path, with a loss on frame differences so small motions are not
-   averaged away) and batches of single frames (cheap; first-frame fidelity is what image
+   17-frame clips (the temporal path, with a loss on frame differences, consecutive and 12 apart,
+   so small motions are not averaged away) and batches of single frames (cheap; first-frame fidelity is what image
    conditioning needs, and frame 0 is also weighted up in the clip loss).
 2. DiT. Image conditioning by channel concatenation ([x_t ; first-frame latent, zeros]), motion
    conditioning with the clip's motion score as measured by `stepeval.metrics.motion` (the report's
@@ -83,7 +83,11 @@ class TinyRecipe:
     seed: int = 0
     threads: int = 2
     # VAE
-    vae_steps: int = 1000
+    # 1000 steps (session 3) ended with the loss still falling fast and some colour/shape pairs
+    # unlearned: a green diamond on a dark ground came back a yellow blob that wobbled, scoring 24
+    # instead of 10. The DiT's held-out evaluations stopped improving after ~3000 steps, so the
+    # time went from the DiT to the VAE.
+    vae_steps: int = 1600
     vae_batch: int = 8  # single frames per frame step
     vae_clip_batch: int = 2  # 17-frame clips per clip step
     vae_clip_every: int = 2  # every N-th step is a clip step
@@ -98,23 +102,33 @@ class TinyRecipe:
     vae_lr: float = 3e-3
     vae_kl: float = 1e-5  # KL to N(0, 1): keeps the posterior narrow but defined
     vae_mean_penalty: float = 1e-3  # keeps latents near unit scale (there is no latent scale factor)
+    # MSE of frame differences 12 apart, in both VAE stages. The motion score compares frames 0 and
+    # 12; a decoder that wobbles a shape slowly over those frames adds motion the latents do not hold.
+    # Measured on a 1500-clip run without it (benchmarks/RESULTS.md, session 3; 16 validation
+    # scenes): reconstructions of a green diamond on a dark ground moving 0.21 px/frame scored 22
+    # instead of 10; 400 more decoder fine-tune steps with this term raised Spearman(true,
+    # reconstructed motion) 0.921 -> 0.959 and the generated clips' Spearman(requested, measured)
+    # 0.733 -> 0.805 (cfg 1.5), the DiT unchanged. Session 4 adds it to stage 1 too, so the encoder
+    # also learns to keep what those frame pairs differ by; at weight 10 there (with 1600 steps and
+    # more zooms) the green diamond came back right (10.7 for 10) and the validation Spearman rose
+    # to 0.87, but the first-frame PSNR fell to 24.4 dB after stage 1 and 24.9 after stage 3, and
+    # 500 more decoder steps added only 0.1 dB: the encoder had traded appearance for motion.
+    vae_lag: int = 12
+    vae_lag_weight: float = 3.0  # stage 1
+    vae_finetune_lag_weight: float = 10.0  # stage 3
     # VAE decoder fine-tune after the DiT (the latent space stays fixed, so the DiT is unaffected;
     # only the decoder gets sharper; same batches and reconstruction loss as stage 1)
     vae_finetune_steps: int = 1000
     vae_finetune_lr: float = 1e-3
-    # MSE of frame differences 12 apart, fine-tune only. The motion score compares frames 0 and 12;
-    # a decoder that wobbles a shape slowly over those frames adds motion the latents do not hold.
-    # Measured on a 1500-clip run without it (benchmarks/RESULTS.md, session 3; 16 validation
-    # scenes): reconstructions of a green diamond on a dark ground moving 0.21 px/frame scored 22
-    # instead of 10; 400 more fine-tune steps with this
-    # term raised Spearman(true, reconstructed motion) 0.921 -> 0.959 and the generated clips'
-    # Spearman(requested, measured) 0.733 -> 0.805 (cfg 1.5), the DiT unchanged.
-    vae_lag: int = 12
-    vae_finetune_lag_weight: float = 10.0
     # data
     train_clips: int = 1500
+    # Camera moves in training, in CAMERAS order without "static" (the world's default draws
+    # push-in / pull-out 10% each). Zooms are a quarter of the smoke set's items but were 10% of
+    # the training clips; the session-3 model's zooms barely followed the motion score (requested
+    # 2 / 5 / 10 measured 2.8 / 3.5 / 5.0 on a slow push-in) and half missed their direction.
+    camera_weights: tuple[float, ...] = (0.15, 0.15, 0.15, 0.15, 0.2, 0.2)
     # DiT
-    dit_steps: int = 5000
+    dit_steps: int = 4000
     dit_batch: int = 16
     dit_lr: float = 1e-3
     dit_warmup: int = 100
@@ -132,7 +146,7 @@ class TinyRecipe:
     time_shift: float = 3.0
     cfg_scale: float = 1.5  # the evaluations' scale during training; the shipped one is selected
     cfg_candidates: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0)  # () ships cfg_scale unchanged
-    min_direction_accuracy: float = 0.9  # a guidance scale must keep this on the validation scenes
+    min_direction_accuracy: float = 0.85  # a guidance scale must keep this on the validation scenes
     # evaluation
     validation_seed: int = world.SMOKE_SEED + 1  # disjoint from training and from the smoke set
     eval_every: int = 1000
@@ -180,6 +194,10 @@ def _lr_at(step: int, total: int, base: float, warmup: int = 50) -> float:
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def _training_scene(recipe: TinyRecipe, index: int, speed_word_noise: float) -> world.Scene:
+    return world.training_scene(index, speed_word_noise=speed_word_noise, camera_weights=recipe.camera_weights)
+
+
 def _vae_batch(recipe: TinyRecipe, rng: np.random.Generator, start: int, step: int) -> tuple[torch.Tensor, int]:
     """Step `step`'s VAE training batch from fresh scenes numbered from `start`: whole 17-frame
     clips ([B, 17, 3, H, W], teach the temporal path) on every `vae_clip_every`-th step, else single
@@ -187,12 +205,12 @@ def _vae_batch(recipe: TinyRecipe, rng: np.random.Generator, start: int, step: i
     every = recipe.vae_clip_every
     if every and step % every == every - 1:
         batch = recipe.vae_clip_batch
-        clips = [_to_tensor(world.render(world.training_scene(start + i, speed_word_noise=0.0))) for i in range(batch)]
+        clips = [_to_tensor(world.render(_training_scene(recipe, start + i, speed_word_noise=0.0))) for i in range(batch)]
         return torch.stack(clips), start + batch
     batch = recipe.vae_batch
     frames = []
     for i in range(batch):
-        scene = world.training_scene(start + i, speed_word_noise=0.0)
+        scene = _training_scene(recipe, start + i, speed_word_noise=0.0)
         frames.append(world.to_uint8(world.render_frame(scene, float(rng.integers(0, world.FRAMES)))))
     return _to_tensor(np.stack(frames))[:, None], start + batch
 
@@ -251,7 +269,7 @@ def train_vae(recipe: TinyRecipe, log: Log) -> tuple[StepVideoVAE, dict]:
         y = vae.decoder(latent)
         rec = F.mse_loss(y, xin)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
-        loss = reconstruction_loss(y, xin, recipe) + recipe.vae_kl * kl + recipe.vae_mean_penalty * mean.pow(2).mean()
+        loss = reconstruction_loss(y, xin, recipe, lag_weight=recipe.vae_lag_weight) + recipe.vae_kl * kl + recipe.vae_mean_penalty * mean.pow(2).mean()
         if mean.shape[2] > 1:
             loss = loss + recipe.vae_later_latent_penalty * mean[:, :, 1:].pow(2).mean()
         opt.zero_grad(set_to_none=True)
@@ -344,7 +362,7 @@ def encode_training_set(vae: StepVideoVAE, recipe: TinyRecipe, log: Log) -> Late
     with tempfile.TemporaryDirectory(prefix="stepeval-tiny-") as tmp:
         for i in range(recipe.train_clips):
             # Data scenes come after the VAE's (index offset), so the DiT also sees new pictures.
-            scene = world.training_scene(10_000_000 + i, speed_word_noise=recipe.speed_word_noise)
+            scene = _training_scene(recipe, 10_000_000 + i, recipe.speed_word_noise)
             frames = world.render(scene)
             motions.append(clip_motion_score(frames, Path(tmp)))
             lats.append(vae.encode(_to_tensor(frames)[None]).mode()[0])
@@ -499,8 +517,8 @@ def evaluate_samples(dit, vae, text: TextStack, recipe: TinyRecipe, n_items: int
                      scenes: list[tuple[str, world.Scene]] | None = None) -> dict:
     """First-frame PSNR, Spearman(requested, measured motion), direction accuracy on held-out items
     (default: the smoke set, the test set; training-time checks pass the validation scenes).
-    Direction accuracy counts the left/right/up/down items only; the harness's
-    synthetic/direction_match also counts push-in/pull-out, which low guidance gets wrong more often."""
+    Direction accuracy counts every item, push-in / pull-out included, as the harness's
+    synthetic/direction_match does."""
     items = (scenes if scenes is not None else world.smoke_scenes(16))[: n_items or recipe.eval_items]
     scores = scores or recipe.eval_scores
     cfg_scale = recipe.cfg_scale if cfg_scale is None else cfg_scale
@@ -519,9 +537,8 @@ def evaluate_samples(dit, vae, text: TextStack, recipe: TinyRecipe, n_items: int
                 requested.append(s)
                 measured.append(m)
                 by_score[s].append(m)
-                if scene.expected_flow in world.DIRECTIONS:
-                    total += 1
-                    correct += world.judge_direction(frames).label == scene.expected_flow
+                total += 1
+                correct += world.judge_direction(frames).label == scene.expected_flow
     medians = [float(np.median(by_score[s])) for s in scores]
     return {"items": len(items), "first_frame_psnr": round(float(np.mean(psnrs)), 2),
             "motion_spearman": round(spearman(requested, measured), 3),
