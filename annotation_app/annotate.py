@@ -11,7 +11,7 @@ from annotation_app import media, state
 from annotation_app.tutorial import SHORTCUTS, render_tutorial
 from stepeval.errors import UserError
 from stepeval.human import AnnotationStore, AuthError, Identity, TaskInfo
-from stepeval.runs import Run
+from stepeval.runs.run import video_path
 
 LABELS = (("left", "Left"), ("tie", "Tie"), ("right", "Right"))
 VALUES = [v for v, _ in LABELS]
@@ -25,7 +25,7 @@ def _first_open(queue: list[TaskInfo]) -> int:
 
 def _video_path(store: AnnotationStore, run_root: Path | None, task: TaskInfo, tag: str) -> Path:
     root = run_root or Path(store.study(task.study_id).run_root or ".")
-    return Run(root, {}).video_path(tag, task.item_id)
+    return video_path(root, tag, task.item_id)
 
 
 def _show_video(path: Path) -> None:

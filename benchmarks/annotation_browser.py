@@ -9,7 +9,7 @@ Builds a run in a temp folder (videos from the shared benchmark's images), start
   would pause; without the pause the time also counts the reruns of the three answers) -> the next item's caption is on screen ("page"),
   and -> both of its videos have readyState >= 2 ("videos");
 with 1 and with 8 annotators submitting at once (8 browser contexts of one Chromium).
-Reference in the same run: the issue's target, p95 < 300 ms with 8 sessions.
+Reference in the same run: the target, p95 < 300 ms with 8 sessions.
 """
 
 from __future__ import annotations

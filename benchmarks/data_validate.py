@@ -1,4 +1,4 @@
-"""Seconds for `stepeval data validate` on the shared benchmark copy (issue 2; target < 5 s).
+"""Seconds for `stepeval data validate` on the shared benchmark copy (target < 5 s).
 
     python benchmarks/data_validate.py [PATH] [--repeat 5]
 

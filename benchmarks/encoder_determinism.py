@@ -3,7 +3,7 @@
     python benchmarks/encoder_determinism.py [--repeat 20]
 
 For x264's own choice of instruction set and for stepeval's (`stepeval.video.X264_OPTIONS`, AVX2 on
-an AVX-512 CPU; issue 5), encodes the same clips `--repeat` times in each of three processes whose
+an AVX-512 CPU), encodes the same clips `--repeat` times in each of three processes whose
 fresh heap memory holds different bytes (glibc MALLOC_PERTURB_ unset / 85 / 170) and counts the
 distinct files. Then times a 544x992x102 write with each setting (same process, alternating).
 """

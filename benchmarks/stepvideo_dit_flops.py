@@ -1,4 +1,4 @@
-"""DiT forward FLOP/s on CPU as a fraction of this machine's fp32 matmul peak (issue 3).
+"""DiT forward FLOP/s on CPU as a fraction of this machine's fp32 matmul peak.
 
     PYTHONPATH=. python benchmarks/stepvideo_dit_flops.py [--frames 4 --height 32 --width 32]
 

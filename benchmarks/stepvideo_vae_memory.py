@@ -1,4 +1,4 @@
-"""Video-VAE decode: peak memory and time, tiled vs untiled, at growing resolutions (issue 3).
+"""Video-VAE decode: peak memory and time, tiled vs untiled, at growing resolutions.
 
     PYTHONPATH=. python benchmarks/stepvideo_vae_memory.py [--sizes 128 256 384 512] [--latents 1]
 

@@ -1,4 +1,4 @@
-"""Video I/O throughput at the benchmark's working size (issue 2).
+"""Video I/O throughput at the benchmark's working size.
 
     python benchmarks/video_io.py [--frames 102] [--repeat 3]
 

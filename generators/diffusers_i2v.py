@@ -26,6 +26,8 @@ from stepeval.generation.protocol import Capabilities, GenerationRequest, Genera
 from stepeval.images import prepare_image
 
 _DTYPES = ("float32", "bfloat16", "float16")
+# What a sweep may vary per request without reloading the pipeline (read in `call_args`).
+SAMPLING_PARAMS = frozenset({"num_inference_steps", "guidance_scale"})
 
 
 class DiffusersI2V:
@@ -36,7 +38,7 @@ class DiffusersI2V:
     default_model = ""
     default_steps = 50
     default_guidance = 5.0
-    capabilities = Capabilities()
+    capabilities = Capabilities(request_params=SAMPLING_PARAMS)
 
     def __init__(
         self,
@@ -129,10 +131,6 @@ class DiffusersI2V:
         if video.dtype != np.uint8:
             video = np.clip(np.rint(video.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
         return GenerationResult(frames=video, fps=fps, info={"height": height, "width": width})
-
-
-# What a sweep may vary per request without reloading the pipeline.
-SAMPLING_PARAMS = frozenset({"num_inference_steps", "guidance_scale"})
 
 
 class WanI2V(DiffusersI2V):

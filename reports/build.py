@@ -28,11 +28,11 @@ from reports.render.page import Block, Page, Section, slugify
 from reports.tables import ReportTable, fmt_interval, fmt_p, format_frame
 from stepeval import __version__
 from stepeval.errors import UserError
+from stepeval.human.dimensions import dimension_label
 
 FORMATS = ("html", "csv", "json", "md", "latex")
 MARKER = ".stepeval-report"
 VOTE_WORDS = {1: "Win", 0: "Tie", -1: "Loss"}
-SHORT_DIMENSIONS = {"instruction_adherence": "Instruction", "consistency": "Consistency", "physical_laws": "Physics"}
 
 
 @dataclass
@@ -146,7 +146,7 @@ def _orientation(models: list[str], focal: str | None, a: str, b: str) -> tuple[
 
 
 def _pick_focal(options: ReportOptions, inputs: ReportInputs, judged: list[str]) -> str | None:
-    wanted = options.focal or (inputs.config.get("report") or {}).get("focal")
+    wanted = options.focal or (inputs.config.report.focal if inputs.config is not None else None)
     if wanted:
         if judged and wanted not in judged:
             raise UserError(
@@ -242,7 +242,7 @@ def _bars_for(pw: pairwise.PairwiseTable, key: str, title: str) -> charts.Chart:
     for opp in pw.opponents:
         for dim in pw.dimensions:
             c = pw.counts[(pw.counts["opponent"] == opp) & (pw.counts["dimension"] == dim)]
-            label = f"{opp} · {SHORT_DIMENSIONS.get(dim, dim)}" if len(pw.opponents) > 1 else dimension_name(dim)
+            label = f"{opp} · {dimension_label(dim, short=True)}" if len(pw.opponents) > 1 else dimension_name(dim)
             rows.append((label, int(c["wins"].sum()), int(c["ties"].sum()), int(c["losses"].sum())))
     return charts.stacked_bars(key, title, rows, caption=f"Per-item W-T-L from {pw.focal}'s side, both domains.")
 
@@ -263,7 +263,7 @@ def _leaderboard_tables(lb: leaderboard.Leaderboard, prefix: str, title_prefix: 
         row = {"Rank": "", "Model": m}
         for s in scopes:
             x = r[(r["scope"] == s) & (r["model"] == m)]
-            name = "Overall" if s == leaderboard.OVERALL else SHORT_DIMENSIONS.get(s, s)
+            name = "Overall" if s == leaderboard.OVERALL else dimension_label(s, short=True)
             row[name] = "n/a" if x.empty else fmt_interval(x["elo"].iloc[0], x["elo_low"].iloc[0], x["elo_high"].iloc[0], 0)
         x = base[base["model"] == m].iloc[0]
         row["Rank"] = str(int(x["rank"]))
@@ -473,6 +473,35 @@ def _comparison_page(inputs: ReportInputs, judgments: pd.DataFrame, focal: str, 
     return page
 
 
+def _run_items_section(inputs: ReportInputs) -> Section:
+    """Every item of the run with its prompt and how many model tags have a video of it."""
+    sec = Section("run-items", "Items", intro="The run's items (run.yaml), their prompts, and the model tags with a video of each.")
+    ids = list(inputs.items["item_id"])
+    if not ids:
+        return sec.empty("The run has no items yet.")
+    have: dict[str, set[str]] = {}
+    for tag, items in inputs.have.items():
+        for item in items:
+            have.setdefault(item, set()).add(tag)
+    domains = dict(zip(inputs.items["item_id"], inputs.items["domain"]))
+    aspects = dict(zip(inputs.items["item_id"], inputs.items["aspect"]))
+    data = pd.DataFrame({
+        "item_id": ids,
+        "domain": [domains.get(i, "") for i in ids],
+        "aspect": [aspects.get(i, "") for i in ids],
+        "prompt": [inputs.prompts.get(i, "") for i in ids],
+        "videos": [len(have.get(i, ())) for i in ids],
+    })
+    display = pd.DataFrame({
+        "Item": ids, "Domain": [domain_name(d) for d in data["domain"]], "Aspect": data["aspect"], "Prompt": data["prompt"],
+        "Videos": [f"{n} of {len(inputs.models)}" for n in data["videos"]],
+    })
+    sec.table(ReportTable("run-items", "Items of this run", data, display))
+    if not inputs.prompts:
+        sec.note("Prompts are not shown: run.yaml names no readable benchmark.")
+    return sec
+
+
 def _items_section(pw: pairwise.PairwiseTable, inputs: ReportInputs, prefix: str) -> Section:
     sec = Section("items", "Per-item judgments", intro="Label per item and dimension with the annotators' votes (W-T-L).")
     r = pw.resolved
@@ -512,6 +541,7 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
     index = Page("index.html", f"Evaluation report: {inputs.run_name}",
                  subtitle="Step-Video-TI2V-Eval style evaluation: human pairwise judgments, leaderboard, VBench-I2V.")
     index.sections.append(_overview(inputs, warnings))
+    index.sections.append(_run_items_section(inputs))
     human = inputs.judgments
     usable = pairwise.drop_excluded(pairwise.usable(human), inputs.excluded) if len(human) else human
     judged = [m for m in inputs.models if len(usable) and ((usable["model_a"] == m) | (usable["model_b"] == m)).any()]

@@ -14,6 +14,7 @@ from reports.pairwise import excluded_videos, ok_videos
 from reports.taxonomy import load_labels
 from stepeval.errors import UserError
 from stepeval.runs import Run
+from stepeval.runs.schema import RunConfig
 
 DEFAULT_STORE = "annotations.sqlite"
 
@@ -29,7 +30,7 @@ class ReportInputs:
     items: pd.DataFrame  # item_id, domain, aspect
     prompts: dict[str, str] = field(default_factory=dict)
     labels: pd.DataFrame | None = None
-    config: dict = field(default_factory=dict)
+    config: RunConfig | None = None
     annotations_source: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -53,27 +54,10 @@ def _read_table(table, what: str) -> pd.DataFrame:
                         hint="restore the file or re-run the step that writes it") from exc
 
 
-def _config_models(config: dict) -> list[str]:
-    models = config.get("models") or []
-    tags = []
-    for m in models:
-        tag = m.get("tag") if isinstance(m, dict) else m
-        if tag:
-            tags.append(str(tag))
-    return tags
-
-
-def _prompts(run: Run, config: dict, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame]:
-    bench = config.get("benchmark")
-    if not isinstance(bench, dict) or not bench.get("path"):
-        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"])
-    path = Path(str(bench["path"])).expanduser()
-    if not path.is_absolute() and not path.exists():
-        path = run.root / path
+def _prompts(run: Run, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame]:
+    """Prompts and domain/aspect of the run's items (not the whole benchmark's)."""
     try:
-        from stepeval.benchmark import load_benchmark
-
-        loaded = load_benchmark(path, bench.get("kind", "auto"), verify=False)
+        loaded = run.load_items()
     except UserError as exc:
         warnings.append(f"Prompts are not shown: the benchmark named in run.yaml could not be read ({str(exc).splitlines()[0]}).")
         return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"])
@@ -101,7 +85,7 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
         human, stored_auto = split_sources(raw, where=str(source))
     else:
         human, stored_auto = empty_judgments(), empty_judgments()
-    prompts, bench_items = _prompts(run, run.config, warnings)
+    prompts, bench_items = _prompts(run, warnings)
     items = item_meta(human, bench_items, generations, scores)
     label_frame = None
     if labels is not None:
@@ -111,7 +95,7 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
         for c in cols:
             if len(frame) and c in frame.columns:
                 seen += [str(v) for v in frame[c].dropna().unique()]
-    configured = _config_models(run.config)
+    configured = run.configured_tags()
     models = list(dict.fromkeys(configured + sorted(set(seen) - set(configured))))
     return ReportInputs(
         run_name=run.name, models=models, generations=generations, scores=scores, judgments=human,

@@ -18,30 +18,23 @@ import numpy as np
 import pandas as pd
 
 from stepeval.errors import UserError
+from stepeval.human.dimensions import DIMENSION_NAMES, dimension_label
+from stepeval.human.schema import JUDGMENT_COLUMNS
 from stepeval.stats import encode_outcomes
 
-COLUMNS = (
-    "study_id", "run_name", "item_id", "domain", "aspect", "annotator", "task_id", "dimension",
-    "screen_label", "model_a", "model_b", "swapped", "outcome", "is_gold", "cannot_judge",
-    "seconds", "created_at", "source",
-)
+#: The contract's columns, owned by `stepeval.human.schema`; the name report modules use.
+COLUMNS = JUDGMENT_COLUMNS
 #: Columns without which no table can be built; the others are filled with neutral values.
 REQUIRED = ("run_name", "item_id", "annotator", "dimension", "model_a", "model_b", "outcome")
 BOOL_COLUMNS = ("swapped", "is_gold", "cannot_judge")
 TEXT_COLUMNS = ("study_id", "run_name", "item_id", "domain", "aspect", "annotator", "task_id",
                 "dimension", "screen_label", "model_a", "model_b", "outcome", "created_at", "source")
 
-DIMENSIONS = ("instruction_adherence", "consistency", "physical_laws")
-DIMENSION_NAMES = {
-    "instruction_adherence": "Instruction Adherence",
-    "consistency": "Subject & Background Consistency",
-    "physical_laws": "Physical Laws",
-}
 DOMAIN_NAMES = {"real": "Real", "anime": "Anime"}
 
 
 def dimension_name(dimension: str) -> str:
-    return DIMENSION_NAMES.get(dimension, dimension)
+    return dimension_label(dimension)
 
 
 def domain_name(domain: str) -> str:
@@ -58,7 +51,7 @@ def _distinct(values) -> set[str]:
 
 def ordered_dimensions(values) -> list[str]:
     present = _distinct(values)
-    return [d for d in DIMENSIONS if d in present] + sorted(present - set(DIMENSIONS))
+    return [d for d in DIMENSION_NAMES if d in present] + sorted(present - set(DIMENSION_NAMES))
 
 
 def ordered_domains(values) -> list[str]:

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from reports.judgments import COLUMNS, DIMENSIONS
+from stepeval.generation.tags import motion_request, parse_tag
+from stepeval.human.dimensions import DIMENSION_NAMES
+from stepeval.human.schema import JUDGMENT_COLUMNS
 from stepeval.metrics.aggregate import DIMENSION_KEYS
 from stepeval.runs import Run
 
@@ -50,7 +52,7 @@ def simulate_judgments(
     *,
     run_name: str,
     annotators: int = 3,
-    dimensions: Sequence[str] = DIMENSIONS,
+    dimensions: Sequence[str] = DIMENSION_NAMES,
     pairs: Sequence[tuple[str, str]] | None = None,
     tie_prob: float = 0.25,
     gold_per_annotator: int = 0,
@@ -95,7 +97,7 @@ def simulate_judgments(
                                  "model_b": m, "swapped": False, "outcome": label, "is_gold": True, "cannot_judge": False,
                                  "seconds": 20.0, "created_at": "2025-01-01T00:00:00+0000", "source": "app"})
         frames.append(pd.DataFrame(rows))
-    return pd.concat(frames, ignore_index=True)[list(COLUMNS)]
+    return pd.concat(frames, ignore_index=True)[list(JUDGMENT_COLUMNS)]
 
 
 def generation_rows(items: pd.DataFrame, models: Sequence[str], *, refused: dict[str, Sequence[str]] | None = None) -> list[dict]:
@@ -104,7 +106,7 @@ def generation_rows(items: pd.DataFrame, models: Sequence[str], *, refused: dict
     for m in models:
         for item in items["item_id"]:
             status = "refused" if item in set(refused.get(m, ())) else "ok"
-            rows.append({"model_tag": m, "item_id": item, "sample": 0, "seed": 0, "generator": m.split("@")[0],
+            rows.append({"model_tag": m, "item_id": item, "sample": 0, "seed": 0, "generator": parse_tag(m)[0],
                          "parameters": "{}", "fps": 24.0, "frames": 49, "width": 544, "height": 992, "seconds": 30.0,
                          "peak_memory_bytes": None, "status": status, "error": "content filter" if status == "refused" else None,
                          "traceback": None, "video_path": f"videos/{m}/{item}.mp4", "created_at": "2025-01-01T00:00:00+0000",
@@ -121,7 +123,8 @@ def score_rows(items: pd.DataFrame, models: Sequence[str], *, seed: int = 0, dim
     env = json.dumps({"vbench": "synthetic"})
     for j, m in enumerate(models):
         level = rng.uniform(0.55, 0.95, len(dimensions))
-        requested = _requested_motion(m)
+        request = motion_request(m)
+        requested = request[1] if request else None
         for item in items["item_id"]:
             for dim, base in zip(dimensions, level):
                 excluded = dim == "camera_motion" and zlib.crc32(item.encode()) % 3 == 0
@@ -135,13 +138,6 @@ def score_rows(items: pd.DataFrame, models: Sequence[str], *, seed: int = 0, dim
                              "value": float(max(0.0, rng.normal(mu, 0.6))), "status": "ok", "error": None,
                              "details": "{}", "env": "{}", "scored_at": "2025-01-01T00:00:00+0000"})
     return rows
-
-
-def _requested_motion(tag: str) -> float | None:
-    from reports.vbench_table import motion_family
-
-    fam = motion_family(tag)
-    return fam[1] if fam else None
 
 
 def make_run(
@@ -162,14 +158,15 @@ def make_run(
     """Create a synthetic run directory; returns the run and its judgments (written to
     ``RUN/<judgments_file>`` as JSONL when `judgments` is true)."""
     items = items if items is not None else step_eval_items()
-    config: dict = {"models": [{"tag": m} for m in models]}
-    if benchmark is not None:
-        config["benchmark"] = {"path": str(benchmark), "kind": "auto"}
+    # Without a benchmark folder the run points at one that does not exist: the report then says
+    # that prompts cannot be shown, as it would for a run whose benchmark was moved away.
+    config: dict = {"models": [{"name": parse_tag(m)[0], "tag": m} for m in models],
+                    "benchmark": {"path": str(benchmark if benchmark is not None else Path(root) / "benchmark"), "kind": "auto"}}
     run = Run.create(root, config, command="synthetic")
     run.generations.append(generation_rows(items, models, refused=refused))
     if scores:
         run.scores.append(score_rows(items, models, seed=seed))
-    frame = pd.DataFrame(columns=list(COLUMNS))
+    frame = pd.DataFrame(columns=list(JUDGMENT_COLUMNS))
     if judgments:
         strengths = strengths if strengths is not None else np.linspace(0.6, -0.6, len(models))
         frame = simulate_judgments(items, models, strengths, run_name=run.name, annotators=annotators, seed=seed,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stepeval.errors import UserError
+from stepeval.generation.tags import motion_request, tag_family
 from stepeval.metrics.aggregate import BY_KEY, DIMENSION_KEYS, aggregate, group_score
 
 PREFIX = "vbench_i2v/"
@@ -24,7 +25,6 @@ MODEL_ITEM = "*"
 AGGREGATES = ("quality", "i2v", "total")
 AGGREGATE_NAMES = {"quality": "Quality Score", "i2v": "I2V Score", "total": "Total Score"}
 MOTION_METRIC = "motion_score"
-MOTION_PARAMS = ("motion_score", "motion")  # model-tag parameters that request a motion score
 
 
 def latest_scores(scores: pd.DataFrame | None) -> pd.DataFrame:
@@ -36,23 +36,6 @@ def latest_scores(scores: pd.DataFrame | None) -> pd.DataFrame:
     if "status" not in out.columns:
         out = out.assign(status="ok")
     return out.reset_index(drop=True)
-
-
-def parse_tag(tag: str) -> tuple[str, dict[str, str]]:
-    """``name@k=v,k2=v2`` -> (name, {k: v}) (docs/data-contracts.md)."""
-    name, _, params = str(tag).partition("@")
-    out: dict[str, str] = {}
-    for part in filter(None, params.split(",")):
-        k, _, v = part.partition("=")
-        out[k] = v
-    return name, out
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
 
 
 # --------------------------------------------------------------------------- per-model values
@@ -169,14 +152,13 @@ def table3(result: VBenchTable) -> tuple[pd.DataFrame, pd.DataFrame, set[tuple[i
 
 
 def motion_family(tag: str) -> tuple[str, float] | None:
-    """(family, requested score) for a tag with a motion parameter: family = the tag without it."""
-    name, params = parse_tag(tag)
-    for key in MOTION_PARAMS:
-        if key in params:
-            requested = _number(params[key])
-            rest = ",".join(f"{k}={v}" for k, v in sorted(params.items()) if k != key)
-            return (f"{name}@{rest}" if rest else name), requested
-    return None
+    """(family, requested score) for a tag that requests a motion level: family = the tag without
+    that parameter (`stepeval.generation.tags.tag_family`)."""
+    request = motion_request(tag)
+    if request is None:
+        return None
+    param, requested = request
+    return tag_family(tag, param), requested
 
 
 def motion_measured(scores: pd.DataFrame | None, models: list[str]) -> pd.DataFrame:

@@ -1,11 +1,12 @@
 """`stepeval run CONFIG.yaml`: generate every model of the config, score, build the report.
 
-The YAML is the generation schema (`stepeval.generation.runner.GenerateConfig`: benchmark, kind,
-subset, models, seed, num_samples, run_dir, name, device, ...) plus two sections of its own:
+The YAML is the run config (`stepeval.runs.schema.RunConfig`, docs/run-yaml.md; `stepeval config
+schema` prints it): benchmark, subset, models, seed, num_samples, run_dir, name, device, ... plus the
+sections generation does not read:
 
-    metrics:                      which scorers run, with their settings
+    metrics:                      which scorers run (`stepeval score --list-metrics`), with their settings
       motion_score: {every: 12, short_side: 256, top_fraction: 0.1, workers: 0}
-      synthetic: {}               the synthetic world's ground-truth judge (needs labels.json)
+      synthetic: {}               the synthetic world's ground-truth checks (needs labels.json)
       vbench_i2v: {dimensions: [...], devices: cpu, env_path: ...}
     report:                       options of `stepeval report` (formats, bootstrap, seed, focal, auto)
       out: PATH                   default RUN/report
@@ -30,15 +31,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 
 from stepeval.errors import UserError
 from stepeval.runs import Run, atomic_write_text
+from stepeval.runs.schema import RunConfig, read_config_file, validate_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-RUN_KEYS = {"metrics", "report", "check"}
-KNOWN_METRICS = ("motion_score", "synthetic", "vbench_i2v")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -60,37 +59,17 @@ def resolve_config_path(spec: str | Path | None) -> Path:
                     hint=f"pass a YAML file, or one of the shipped configs: {', '.join(names) or '(none)'}")
 
 
-def load_config(path: Path) -> dict:
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"cannot read the config ({exc})", path=path, hint="fix the YAML syntax") from exc
-    if not isinstance(cfg, dict):
-        raise UserError("a config must be a YAML mapping", path=path)
-    metrics = cfg.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        raise UserError("`metrics:` must be a mapping of metric name -> settings", path=path)
-    unknown = sorted(set(metrics) - set(KNOWN_METRICS))
-    if unknown:
-        raise UserError(f"unknown metric(s) {', '.join(unknown)}", path=path, hint=f"known metrics: {', '.join(KNOWN_METRICS)}")
-    base = path.resolve().parent
-    bench = cfg.get("benchmark")
-    if isinstance(bench, str):
-        cfg["benchmark"] = str(_relative_to(base, bench))
-    elif isinstance(bench, dict) and set(bench) != {"synthetic"}:
-        raise UserError("`benchmark:` must be a path or {synthetic: {n, seed}}", path=path)
-    if cfg.get("subset") and isinstance(cfg["subset"], dict) and cfg["subset"].get("ids_file"):
-        cfg["subset"]["ids_file"] = str(_relative_to(base, cfg["subset"]["ids_file"]))
-    for m in cfg.get("models") or []:
-        params = m.get("params") if isinstance(m, dict) else None
-        if isinstance(params, dict) and isinstance(params.get("model_dir"), str):
-            params["model_dir"] = str(_relative_to(base, params["model_dir"]))
+def load_config(path: Path) -> RunConfig:
+    """The config file, checked whole before anything runs: keys and types, every model's parameters,
+    every metric and its settings."""
+    from stepeval.generation.params import check_model_params
+
+    cfg = validate_config(read_config_file(path), where=path)
+    if not cfg.models:
+        raise UserError("the config names no model", path=path, hint="add a `models:` list, e.g. models: [{name: static}]")
+    check_model_params(cfg.models, where=path)
+    _check_metrics(cfg.metrics, path)
     return cfg
-
-
-def _relative_to(base: Path, value: str) -> Path:
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -107,19 +86,17 @@ class RunResult:
     check: dict | None = None
 
 
-def _materialise_benchmark(cfg: dict, run_dir: Path) -> Path:
+def _materialise_benchmark(cfg: RunConfig, run_dir: Path) -> Path:
     from stepeval.benchmark import synthetic
 
-    spec = cfg["benchmark"]["synthetic"] or {}
+    spec = cfg.benchmark.synthetic
     dest = run_dir / "benchmark"
-    synthetic.write_smoke_benchmark(dest, n=int(spec.get("n", 16)), seed=int(spec.get("seed", synthetic.SMOKE_SEED)))
+    synthetic.write_smoke_benchmark(dest, n=spec.n, seed=spec.seed)
     return dest
 
 
-def _run_dir(cfg: dict, config_path: Path) -> Path:
-    if cfg.get("run_dir") or cfg.get("out"):
-        return Path(cfg.get("run_dir") or cfg.get("out"))
-    return Path("runs") / str(cfg.get("name") or config_path.stem)
+def _run_dir(cfg: RunConfig, config_path: Path) -> Path:
+    return Path(cfg.run_dir) if cfg.run_dir else Path("runs") / (cfg.name or config_path.stem)
 
 
 def _report_command():
@@ -132,7 +109,7 @@ def _report_command():
 
 def run_pipeline(config_path: Path, *, console: Console | None = None, run_dir: Path | None = None,
                  show_progress: bool = True, command: str = "") -> RunResult:
-    from stepeval.generation.runner import generate_run
+    from stepeval.generation.runner import GenerateConfig, generate_run
 
     console = console or Console(stderr=True)
     cfg = load_config(config_path)
@@ -141,14 +118,11 @@ def run_pipeline(config_path: Path, *, console: Console | None = None, run_dir: 
     result = RunResult(root, None, stages)
 
     t0 = time.perf_counter()
-    bench_dir = _materialise_benchmark(cfg, root) if isinstance(cfg.get("benchmark"), dict) else Path(cfg["benchmark"])
-    gen_cfg = {k: v for k, v in cfg.items() if k not in RUN_KEYS}
-    gen_cfg["benchmark"] = str(bench_dir)
-    gen_cfg["run_dir"] = str(root)
-    gen_cfg.pop("out", None)
-    # Record the whole config (metrics, report, check) in run.yaml before generation merges its part.
-    Run.create(root, {"stepeval_run_config": str(config_path), **{k: cfg[k] for k in RUN_KEYS if k in cfg},
-                      "benchmark": str(bench_dir)}, command=command)
+    bench_dir = _materialise_benchmark(cfg, root) if cfg.benchmark.path is None else Path(cfg.benchmark.path)
+    cfg.benchmark.path = str(bench_dir)
+    cfg.run_dir = str(root)
+    cfg.name = cfg.name or config_path.stem
+    gen_cfg = GenerateConfig.from_config(cfg, where=config_path, config_file=config_path)
     stages["prepare"] = time.perf_counter() - t0
 
     console.rule("[bold]1/3 generate")
@@ -158,8 +132,7 @@ def run_pipeline(config_path: Path, *, console: Console | None = None, run_dir: 
 
     console.rule("[bold]2/3 score")
     run = Run.open(root)
-    metrics = cfg.get("metrics") or {}
-    for name, settings in metrics.items():
+    for name, settings in cfg.metrics.items():
         t0 = time.perf_counter()
         result.metrics[name] = _score(name, dict(settings or {}), run, bench_dir, cfg, console)
         stages[f"score:{name}"] = time.perf_counter() - t0
@@ -168,59 +141,66 @@ def run_pipeline(config_path: Path, *, console: Console | None = None, run_dir: 
     t0 = time.perf_counter()
     result.report = _build_report(cfg, run, bench_dir, console)
     stages["report"] = time.perf_counter() - t0
-    run = Run.open(root)
-    run.meta.setdefault("stage_seconds", []).append({k: round(v, 2) for k, v in stages.items()})
-    run.save_meta()
+    Run.open(root).add_stage_seconds(stages)
     return result
 
 
-def _score(name: str, settings: dict, run: Run, bench_dir: Path, cfg: dict, console: Console) -> dict:
-    if name == "motion_score":
-        from stepeval.metrics.motion import MotionSettings, score_run_motion
+def _check_metrics(metrics: dict, path: Path) -> None:
+    """Every metric of a config is installed and every setting is one it takes, checked before any
+    video is generated (a typo must not surface after hours of generation)."""
+    from stepeval.metrics import registry
 
-        workers = int(settings.pop("workers", 0))
+    known = registry.available()
+    unknown = sorted(set(metrics) - set(known))
+    if unknown:
+        renamed = [f"{u} -> {registry.DEPRECATED_ALIASES[u]}" for u in unknown if u in registry.DEPRECATED_ALIASES]
+        raise UserError(f"unknown metric(s) {', '.join(unknown)}", path=path,
+                        hint=(f"write {', '.join(renamed)}; " if renamed else "") + f"known metrics: {', '.join(known)}")
+    for name, settings in metrics.items():
+        if settings is not None and not isinstance(settings, dict):
+            raise UserError(f"the settings of metric {name!r} must be a mapping (or empty)", path=path)
         try:
-            ms = MotionSettings(**settings)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"bad motion_score settings ({exc})", hint="allowed: every, short_side, top_fraction, workers") from exc
-        rep = score_run_motion(run, settings=ms, workers=workers)
-        out = {"scored": rep.scored, "skipped": rep.skipped, "failed": rep.failed}
-    elif name == "synthetic":
-        from stepeval.benchmark import synthetic
+            registry.check_settings(registry.get(name), settings, allow=registry.COMMON_SETTINGS)
+        except UserError as exc:
+            raise UserError(str(exc).split("\n")[0], path=path, hint=exc.hint) from exc
 
-        out = synthetic.score_run_synthetic(run, bench_dir, rescore=bool(settings.get("rescore", False)))
-    else:  # vbench_i2v
-        from stepeval.metrics.vbench_i2v import parse_dimensions, score_run_vbench
 
-        dims = settings.pop("dimensions", None)
-        dims = parse_dimensions(",".join(dims) if isinstance(dims, list) else dims)
-        rep = score_run_vbench(run, dims, benchmark=bench_dir, kind=str(cfg.get("kind", "auto")),
-                               log=lambda m: console.print(m), **settings)
-        out = {k: v for k, v in vars(rep).items() if isinstance(v, (int, float, str))}
+def _score(name: str, settings: dict, run: Run, bench_dir: Path, cfg: RunConfig, console: Console) -> dict:
+    from stepeval.metrics import registry
+
+    metric = registry.get(name)
+    settings = dict(settings)
+    rescore = bool(settings.pop("rescore", False))
+    # A metric that reads the benchmark gets the folder this run generated from (the materialised
+    # one for a synthetic benchmark) and its layout, unless the config names another.
+    for key, value in (("benchmark", str(bench_dir)), ("kind", cfg.benchmark.kind)):
+        if key in metric.settings:
+            settings.setdefault(key, value)
+    report = registry.score(name, run, settings=settings, rescore=rescore, log=lambda m: console.print(m))
+    out = report.to_dict()
     console.print(f"{name}: {out}", highlight=False)
     return out
 
 
-def _build_report(cfg: dict, run: Run, bench_dir: Path, console: Console) -> Path | None:
+def _build_report(cfg: RunConfig, run: Run, bench_dir: Path, console: Console) -> Path | None:
     import typer.main
 
-    report_cfg = dict(cfg.get("report") or {})
+    options = cfg.report
     app = _report_command()
     if app is None:
         console.print("[yellow]note:[/] no `report` command installed (the reports package); skipping the report")
         return None
-    out = Path(report_cfg.get("out") or run.root / "report")
+    out = Path(options.out) if options.out else run.root / "report"
     args = [str(run.root), "--out", str(out)]
-    formats = report_cfg.get("formats")
-    if formats:
-        args += ["--format", ",".join(formats) if isinstance(formats, list) else str(formats)]
+    if options.formats:
+        args += ["--format", ",".join(options.formats) if isinstance(options.formats, list) else options.formats]
     for key in ("bootstrap", "seed", "focal"):
-        if report_cfg.get(key) is not None:
-            args += [f"--{key}", str(report_cfg[key])]
-    if report_cfg.get("auto") is False:
+        if getattr(options, key) is not None:
+            args += [f"--{key}", str(getattr(options, key))]
+    if not options.auto:
         args.append("--no-auto")
-    annotations = report_cfg.get("annotations")
-    if annotations is None and "synthetic" in (cfg.get("metrics") or {}):
+    annotations = options.annotations
+    if annotations is None and "synthetic" in cfg.metrics:
         annotations = _write_synthetic_judgments(run)
     if annotations:
         args += ["--annotations", str(annotations)]
@@ -232,13 +212,15 @@ def _build_report(cfg: dict, run: Run, bench_dir: Path, console: Console) -> Pat
 def _write_synthetic_judgments(run: Run) -> Path | None:
     """Metric-derived judgments from the synthetic world's ground truth, as an export file the
     report reads (source `auto`: shown in the report's AUTO section, never mixed with human ones)."""
-    from stepeval.benchmark import synthetic
+    from stepeval.metrics import judge, synthetic
 
     scores = run.scores.latest(("model_tag", "item_id", "sample", "metric"))
     if scores.empty:
         return None
-    models = [m.get("tag") for m in run.config.get("models", []) if isinstance(m, dict) and m.get("tag")]
-    frame = synthetic.pairwise_judgments(scores, models, run.name)
+    models = run.configured_tags()
+    frame = judge.pairwise_judgments(scores, synthetic.JUDGE_METRICS, models=models, run_name=run.name,
+                                     margin=synthetic.JUDGE_MARGIN, study_id=synthetic.JUDGE_STUDY_ID,
+                                     item_info=synthetic.judge_item_info)
     if frame.empty:
         return None
     path = run.root / "auto-judgments.jsonl"
@@ -258,9 +240,9 @@ def _nan_none(value: Any):
 def run_summary(run: Run) -> dict[str, float]:
     """The numbers a regression check compares: per model tag, the mean of each metric over its
     videos, and for model families with a motion_score sweep, Spearman(requested, measured)."""
-    import pandas as pd
-
+    from stepeval.generation.tags import requested_value, tag_family
     from stepeval.metrics.common import MODEL_ITEM
+    from stepeval.stats import spearman
 
     scores = run.scores.latest(("model_tag", "item_id", "sample", "metric"))
     out: dict[str, float] = {}
@@ -270,15 +252,17 @@ def run_summary(run: Run) -> dict[str, float]:
     for (tag, metric), grp in ok.groupby(["model_tag", "metric"]):
         out[f"{tag}/{metric}"] = round(float(grp["value"].mean()), 4)
     gens = run.generations.latest(("model_tag", "item_id", "sample"))
-    for tag, grp in gens.groupby("model_tag"):
+    # An empty generations table has no columns to group by.
+    for tag, grp in (gens.groupby("model_tag") if not gens.empty else ()):
         out[f"{tag}/videos_ok"] = float((grp["status"] == "ok").sum())
-    # Motion control: requested vs measured over every (item, setting) of a motion_score sweep.
+    # Motion control: requested vs measured over every (item, setting) of a motion_score sweep,
+    # within a family (the tag less motion_score), so other swept settings are never pooled.
     motion = ok[ok["metric"] == "motion_score"].copy()
-    motion["family"] = motion["model_tag"].str.split("@").str[0]
-    motion["requested"] = motion["model_tag"].str.extract(r"motion_score=([0-9.]+)")[0].astype(float)
+    motion["family"] = [tag_family(t, "motion_score") for t in motion["model_tag"]]
+    motion["requested"] = [requested_value(t, "motion_score") for t in motion["model_tag"]]
     for family, grp in motion.dropna(subset=["requested"]).groupby("family"):
         if grp["requested"].nunique() > 1:
-            rho = pd.Series(grp["requested"].values).rank().corr(pd.Series(grp["value"].values).rank())
+            rho = spearman(grp["requested"], grp["value"]).rho
             out[f"{family}/motion_spearman"] = round(float(rho), 4)
     return out
 

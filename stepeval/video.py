@@ -32,7 +32,7 @@ DEFAULT_THREADS = 1
 def _x264_options() -> dict[str, str]:
     """x264 kept off its AVX-512 code, where its macroblock-tree ratecontrol reads uninitialised heap
     memory (x264 core 165, as PyAV 18 bundles it): the same frames could encode to different bits in
-    two processes with different allocation histories, e.g. one process vs torchrun ranks (issue 5).
+    two processes with different allocation histories, e.g. one process vs torchrun ranks.
     tests/test_video.py fills fresh heap memory with different bytes (MALLOC_PERTURB_) and compares.
     Its AVX2 code shows no such dependence; turning mbtree off instead would cost up to 2.3x file size
     and 40x more frame-to-frame codec noise on a still image (the zero-motion baseline). "asm=AVX2"

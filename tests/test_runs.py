@@ -18,18 +18,37 @@ def _append_many(path, worker, n):
         t.append([{"worker": worker, "i": i, "params": {"a": i}}])
 
 
+def _config(tmp_path, **more):
+    bench = tmp_path / "bench"
+    bench.mkdir(exist_ok=True)
+    return {"benchmark": str(bench), **more}
+
+
 def test_create_records_config_and_environment(tmp_path):
-    run = Run.create(tmp_path / "r", {"benchmark": {"path": "x"}, "models": [{"tag": "static"}]}, command="stepeval generate")
+    run = Run.create(tmp_path / "r", _config(tmp_path, models=[{"name": "static", "tag": "static"}]), command="stepeval generate", items=["b", "a"])
     meta = yaml.safe_load((tmp_path / "r" / "run.yaml").read_text())
-    assert meta["config"]["models"] == [{"tag": "static"}]
+    assert meta["schema_version"] == 2
+    assert meta["config"]["models"] == [{"name": "static", "params": {}, "tag": "static"}]
+    assert meta["items"] == ["a", "b"]
     assert meta["environment"]["packages"]["numpy"]
     assert meta["environment"]["python"] == sys.version.split()[0]
-    # reopening (resume) keeps old models and adds new ones, and logs the invocation
-    Run.create(tmp_path / "r", {"models": [{"tag": "camera"}]}, command="again")
+    # reopening (resume) keeps old models and adds new ones, adds items, and logs the invocation
+    Run.create(tmp_path / "r", {"models": [{"name": "camera", "tag": "camera"}]}, command="again", items=["c"])
     meta = yaml.safe_load((tmp_path / "r" / "run.yaml").read_text())
     assert [m["tag"] for m in meta["config"]["models"]] == ["static", "camera"]
     assert [i["command"] for i in meta["invocations"]] == ["stepeval generate", "again"]
-    assert Run.open(tmp_path / "r").config["benchmark"] == {"path": "x"}
+    reopened = Run.open(tmp_path / "r")
+    assert reopened.benchmark_path == (tmp_path / "bench").resolve()
+    assert reopened.item_ids == ["a", "b", "c"]
+    assert reopened.configured_tags() == ["static", "camera"]
+
+
+def test_a_run_keeps_its_benchmark(tmp_path):
+    Run.create(tmp_path / "r", _config(tmp_path))
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(UserError, match="made on the benchmark"):
+        Run.create(tmp_path / "r", {"benchmark": str(other)})
 
 
 def test_open_non_run_is_clear(tmp_path):
@@ -45,18 +64,18 @@ def test_read_only_location_is_clear(tmp_path):
         if os.geteuid() == 0:
             res = subprocess.run(
                 ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c",
-                 f"from stepeval.runs import Run\ntry:\n  Run.create({str(ro / 'run')!r}, {{}})\nexcept Exception as e: print(type(e).__name__, e)"],
+                 f"from stepeval.runs import Run\ntry:\n  Run.create({str(ro / 'run')!r}, {{'benchmark': '.'}})\nexcept Exception as e: print(type(e).__name__, e)"],
                 capture_output=True, text=True)
             assert "UserError" in res.stdout and "cannot write the run directory" in res.stdout, res.stdout + res.stderr
         else:
             with pytest.raises(UserError, match="cannot write the run directory"):
-                Run.create(ro / "run", {})
+                Run.create(ro / "run", {"benchmark": "."})
     finally:
         os.chmod(ro, 0o755)
 
 
 def test_lock_refuses_a_second_writer(tmp_path):
-    run = Run.create(tmp_path / "r", {})
+    run = Run.create(tmp_path / "r", _config(tmp_path))
     code = f"from stepeval.runs import Run\nfrom stepeval.errors import UserError\ntry:\n  with Run.open({str(run.root)!r}).lock(): print('got it')\nexcept UserError as e: print('refused:', e)"
     with run.lock():
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -80,7 +99,7 @@ def test_table_appends_from_processes_lose_nothing(tmp_path):
 
 
 def test_latest_and_missing(tmp_path, pattern):
-    run = Run.create(tmp_path / "r", {})
+    run = Run.create(tmp_path / "r", _config(tmp_path))
     ids = ["real/H/002", "real/H/003", "anime/V/013"]
     write_video(run.video_path("static", "real/H/002"), pattern(2, 16, 16), fps=8)
     run.generations.append([
@@ -101,6 +120,6 @@ def test_latest_and_missing(tmp_path, pattern):
 
 @pytest.mark.parametrize("tag", ["a/b", "../x", "has space", ""])
 def test_bad_model_tags(tmp_path, tag):
-    run = Run.create(tmp_path / "r", {})
+    run = Run.create(tmp_path / "r", _config(tmp_path))
     with pytest.raises(UserError, match="invalid model tag"):
         run.video_path(tag, "x")

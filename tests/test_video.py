@@ -52,7 +52,7 @@ _ENCODE = "import sys, numpy as np; from stepeval.video import write_video; writ
 
 
 def test_same_frames_give_the_same_file_whatever_the_heap_holds(tmp_path, pattern):
-    """Regression (issue 5): x264's AVX-512 mbtree code reads uninitialised heap memory, so a clip
+    """Regression: x264's AVX-512 mbtree code reads uninitialised heap memory, so a clip
     could encode to different bits in processes with different allocation histories (one process vs
     torchrun ranks). glibc's MALLOC_PERTURB_ fills fresh allocations with a chosen byte; without
     stepeval.video's fix this 48x64 clip gave three different files (fills 85, 170, none). A CPU

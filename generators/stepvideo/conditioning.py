@@ -1,5 +1,6 @@
 """What conditions a Step-Video-TI2V sample besides the text: the video geometry, the first image
-and the motion score (spec section 4, "Latent shape", "First-image condition", "Motion score").
+and the motion score (docs/stepvideo-architecture.md section 4: "Latent shape", "First-image
+condition", "Motion score").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Configuration dataclasses and presets for the Step-Video-TI2V networks.
 
 The defaults of every dataclass are the official released sizes (see
-shared/spec/stepvideo-architecture.md). Smaller presets keep every structural feature (fused
+docs/stepvideo-architecture.md). Smaller presets keep every structural feature (fused
 layouts, 3D RoPE split proportions, causal VAE with 16x spatial / 17->3 temporal compression,
 GQA, ...) so tests exercise the same code paths as the 30B model.
 """

@@ -1,12 +1,12 @@
 """The Step-Video DiT (`StepVideoModel`), checkpoint-compatible with the official release.
 
 Module names and parameter shapes mirror the official state dict exactly (see
-shared/spec/stepvideo-architecture.md section 1), so the released `transformer/` weights load
+docs/stepvideo-architecture.md section 1), so the released `transformer/` weights load
 unchanged. Per block: AdaLN-modulated self-attention (fused per-head-interleaved wqkv, RMS QK-norm,
 3D RoPE) -> unmodulated cross-attention to [CLIP ; LLM] text tokens -> AdaLN-modulated GELU-tanh
 FFN.
 
-Sequence parallelism (next issue) plugs in through `attn_fn(q, k, v)` on [B, S, H, D] tensors and
+Sequence parallelism (parallel.py) plugs in through `attn_fn(q, k, v)` on [B, S, H, D] tensors and
 explicit RoPE `positions`; the forward is split into `embed` / `run_blocks` / `finalize` so a
 wrapper can shard the token sequence between them.
 """

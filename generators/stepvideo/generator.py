@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from stepeval.errors import UserError
+from stepeval.generation.memory import PeakMemory
 from stepeval.generation.protocol import Capabilities, GenerationRequest, GenerationResult
 
 from . import memory
@@ -38,11 +39,17 @@ PER_REQUEST = frozenset({"motion_score", "cfg_scale", "steps", "time_shift", "ne
 
 class StepVideoTI2V:
     name = "stepvideo-ti2v"
+    # The official preset's geometry; `sizes`/`frame_counts`/`fps` (or a subclass for another
+    # preset) refine it per instance. Sweeps over PER_REQUEST share one loaded model.
+    capabilities = Capabilities(
+        sizes=NATIVE_SIZES, frame_counts=(102, 51, 17), fps=25.0, request_params=PER_REQUEST,
+        notes="official preset; sizes=/frame_counts=/fps= change it; frames multiples of 17, "
+              "sizes floored to multiples of 16")
 
     def __init__(self, model_dir: str | Path | None = None, *, dtype: str = "auto",
                  offload: str = "auto", text_on_cpu: bool = False, sp_degree: int = 1,
                  cfg_degree: int = 1, sizes: tuple[tuple[int, int], ...] | None = None,
-                 frame_counts: tuple[int, ...] = (102, 51, 17), fps: float = 25.0,
+                 frame_counts: tuple[int, ...] | None = None, fps: float | None = None,
                  steps: int = 50, cfg_scale: float = 9.0, time_shift: float = 13.0,
                  motion_score: float = 5.0, negative_prompt: str | None = None, magic_prompts: bool = True,
                  official_crop: bool = False, vae_tile: int | None = None,
@@ -57,16 +64,14 @@ class StepVideoTI2V:
         self.text_on_cpu = bool(text_on_cpu)
         self.sp_degree, self.cfg_degree = int(sp_degree), int(cfg_degree)
         self.verbose = verbose
+        self.capabilities = type(self).capabilities.refine(sizes=sizes or None, frame_counts=frame_counts, fps=fps)
+        fps = self.capabilities.fps
         self.defaults = TI2VSettings(
             fps=fps, steps=steps, cfg_scale=cfg_scale, time_shift=time_shift,
             motion_score=motion_score, negative_prompt=negative_prompt,
             magic_prompts=magic_prompts, official_crop=official_crop, vae_tile=vae_tile,
             image_latent=image_latent)
         self.defaults.validated()  # fail on bad settings before any weights are read
-        self.capabilities = Capabilities(
-            sizes=tuple(tuple(s) for s in (sizes or NATIVE_SIZES)),
-            frame_counts=tuple(frame_counts), fps=float(fps), request_params=PER_REQUEST,
-            notes="frames must be multiples of 17; sizes are floored to multiples of 16")
         self.pipeline: StepVideoTI2VPipeline | None = None
         self.parallel: ParallelState = SINGLE
         self.config = None
@@ -103,7 +108,7 @@ class StepVideoTI2V:
         settings = self.settings_for(request, height=height, width=width, frames=frames, fps=fps)
         self._check_fits(settings)
         start = time.perf_counter()
-        with memory.PeakMemory(self.parallel.device) as peak:
+        with PeakMemory(self.parallel.device) as peak:
             out = self.pipeline(request.prompt, request.image_path, settings, decode=decode)
         seconds = time.perf_counter() - start
         info: dict[str, Any] = {
@@ -118,10 +123,11 @@ class StepVideoTI2V:
 
     # -- helpers -------------------------------------------------------------------------------
     def settings_for(self, request: GenerationRequest, **geometry) -> TI2VSettings:
-        unknown = set(request.params) - PER_REQUEST
+        per_request = self.capabilities.request_params
+        unknown = set(request.params) - per_request
         if unknown:
-            raise UserError(f"stepvideo-ti2v cannot change {sorted(unknown)} per request",
-                            hint=f"per-request parameters are {sorted(PER_REQUEST)}")
+            raise UserError(f"{self.name} cannot change {sorted(unknown)} per request",
+                            hint=f"per-request parameters are {sorted(per_request)}")
         return dataclasses.replace(self.defaults, seed=int(request.seed), **request.params,
                                    **geometry)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import resource
 from dataclasses import dataclass, field
 
 import torch
@@ -358,28 +357,6 @@ class BlockStreamer:
         for h in self.handles:
             h.remove()
         self.handles.clear()
-
-
-class PeakMemory:
-    """Peak memory of a stretch of work: CUDA's allocator peak, or the process's peak RSS."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @property
-    def bytes(self) -> int:
-        if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device))
-        # ru_maxrss is in KiB on Linux; it is the process's lifetime peak, not this stretch's.
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def human_bytes(n: float) -> str:

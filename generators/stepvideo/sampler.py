@@ -1,6 +1,6 @@
 """Flow-matching Euler sampler of Step-Video(-TI2V), with classifier-free guidance.
 
-Conventions follow the official scheduler (shared/spec/stepvideo-architecture.md section 4):
+Conventions follow the official scheduler (docs/stepvideo-architecture.md section 4):
 flow time sigma runs from 0 (pure noise) to 1 (data), x_sigma = sigma * x_data + (1 - sigma) * eps,
 the model predicts v ~ x_data - eps, and one Euler step is x += v * (sigma_next - sigma).
 

@@ -3,8 +3,8 @@
 Pre-norm decoder: token embedding -> N x [x + Attn(RMSNorm x); h + SwiGLU(RMSNorm h)], no final
 norm; the output is the last block's hidden states. Attention is causal GQA. The official code runs
 a proprietary kernel and has no positional encoding in Python; following the MindSpore port (and
-Step-Audio's Step1 code) the kernel is taken to be ALiBi with bias -slope_h * sqrt(i - j) (spec
-section 3; inferred, not verifiable).
+Step-Audio's Step1 code) the kernel is taken to be ALiBi with bias -slope_h * sqrt(i - j)
+(docs/stepvideo-architecture.md section 3; inferred, not verifiable).
 
 Tokenizer: SentencePiece `step1_chat_tokenizer.model`; [BOS=1] + tokens[:318] + [EOS=2], right
 padded with PAD=2 to 320; the mask covers BOS..EOS.

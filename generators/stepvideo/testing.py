@@ -1,6 +1,6 @@
 """Test helpers: write a complete hub-layout Step-Video-TI2V folder with random weights.
 
-No weights can be downloaded on our machines, so tests (this issue's and the next ones') load
+No weights can be downloaded on our machines, so tests load
 folders written here: the real formats (safetensors shards + index, the VAE's conv_out naming,
 a trained SentencePiece model, a transformers BERT with its vocab) with random weights of a preset.
 """

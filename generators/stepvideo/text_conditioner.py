@@ -16,7 +16,7 @@ from torch import nn
 from .clip_encoder import HunyuanCLIP
 from .step_llm import Step1Tokenizer, StepLLM
 
-# Official TI2V magic prompts (spec section 3).
+# Official TI2V magic prompts (docs/stepvideo-architecture.md section 3).
 TI2V_POS_MAGIC = ("画面中的主体动作表现生动自然、画面流畅、生动细节、光线统一柔和、超真实动态捕捉、"
                   "大师级运镜、整体不变形、超高清、画面稳定、逼真的细节、专业级构图、超细节、清晰。")
 TI2V_NEG_MAGIC = ("动画、模糊、变形、毁容、低质量、拼贴、粒状、标志、抽象、插图、计算机生成、扭曲、"

@@ -2,7 +2,8 @@
 
 A causal 3D conv autoencoder: 16x16 spatial and 17->3 temporal compression per chunk of frames
 (chunks are coded independently, so the first latent depends only on the first frame). Every
-GroupNorm is per frame. Module names follow the official state dict (spec section 2).
+GroupNorm is per frame. Module names follow the official state dict (docs/stepvideo-architecture.md
+section 2).
 
 Beyond the official code: spatial tiling (`tile_size`/`tile_overlap` in pixels). The decoder is
 split into a low-resolution `trunk` (conv_in, unpatchify, the mid block with its causal attention

@@ -13,14 +13,15 @@ adding nothing to what the benchmark checks (image fidelity, motion amount, moti
 The smoke benchmark is a fixed set of scenes from a seed range training never draws from, written
 as `NAME.png + NAME.txt` (Chinese prompt, like Step-Video-TI2V-Eval) so the folder loader reads it,
 plus `labels.json`: per item the expected dominant flow direction, the camera move, the English
-prompt. `judge_direction` measures a video's dominant flow direction for the automatic judge.
+prompt. What a generated video got right is measured by the `synthetic` metric
+(stepeval.metrics.synthetic), which reads these labels.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -295,7 +296,7 @@ def smoke_scenes(n: int = 16, seed: int = SMOKE_SEED) -> list[tuple[str, Scene]]
 
 def write_smoke_benchmark(out_dir: str | Path, n: int = 16, seed: int = SMOKE_SEED, *, with_videos: bool = False) -> Path:
     """Materialise the smoke benchmark: NAME.png (first frame), NAME.txt (Chinese prompt, no trailing
-    newline, like Step-Video-TI2V-Eval), labels.json (ground truth for the automatic judge);
+    newline, like Step-Video-TI2V-Eval), labels.json (ground truth for the `synthetic` metric);
     with_videos also writes the ground-truth clips under `.truth/` (ignored by the folder loader)."""
     from PIL import Image
 
@@ -329,181 +330,6 @@ def load_labels(bench_dir: str | Path) -> dict[str, dict] | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the synthetic labels ({exc})", path=path,
                         hint="regenerate it with `python -m stepeval.benchmark.synthetic DEST`") from exc
-
-
-# ------------------------------------------------------------------------------------------------
-# The automatic direction judge
-# ------------------------------------------------------------------------------------------------
-
-@dataclass
-class DirectionJudgment:
-    label: str  # one of FLOW_LABELS, or "none" when nothing moves
-    translation: tuple[float, float]  # mean flow (dx, dy) over moving pixels, px per frame
-    radial: float  # mean outward flow component over moving pixels, px per frame
-    moving_fraction: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def judge_direction(frames: np.ndarray, *, step: int = 4, min_flow: float = 0.02, relative: float = 0.25) -> DirectionJudgment:
-    """Dominant on-screen motion of a clip (T, H, W, 3 uint8).
-
-    Farneback flow between frames `step` apart (slow motions of a few tenths of a pixel per frame
-    add up to a measurable shift), averaged over the pixels that move: magnitude above `min_flow`
-    px and above `relative` x the clip's 99th-percentile magnitude (so a small moving subject is
-    not drowned by a still background, and codec noise is ignored). The larger of the mean
-    translation and the mean radial (outward) component decides: translation gives its dominant
-    axis and sign; radial gives `in` (content expands: the camera pushes in) or `out`.
-    Flow values are reported in px per frame."""
-    import cv2
-
-    if frames.ndim != 4 or frames.shape[0] < 2:
-        raise ValueError(f"need a clip of at least 2 frames (T, H, W, 3), got shape {frames.shape}")
-    step = max(1, min(step, frames.shape[0] - 1))
-    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames[::step]]
-    h, w = gray[0].shape
-    py, px = np.mgrid[0:h, 0:w].astype(np.float32)
-    ry, rx = py - (h - 1) / 2, px - (w - 1) / 2
-    norm = np.sqrt(rx**2 + ry**2) + 1e-6
-    flows = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0) / step for a, b in zip(gray[:-1], gray[1:])]
-    flow = np.stack(flows)  # [P, H, W, 2]
-    mag = np.linalg.norm(flow, axis=-1)
-    threshold = max(min_flow, relative * float(np.percentile(mag, 99)))
-    moving = mag > threshold
-    if not moving.any():
-        return DirectionJudgment("none", (0.0, 0.0), 0.0, 0.0)
-    dx = float(flow[..., 0][moving].mean())
-    dy = float(flow[..., 1][moving].mean())
-    rad = float(((flow[..., 0] * rx + flow[..., 1] * ry) / norm)[moving].mean())
-    if abs(rad) > math.hypot(dx, dy):
-        label = "in" if rad > 0 else "out"
-    elif abs(dx) >= abs(dy):
-        label = "right" if dx > 0 else "left"
-    else:
-        label = "down" if dy > 0 else "up"
-    return DirectionJudgment(label, (dx, dy), rad, float(moving.mean()))
-
-
-# ------------------------------------------------------------------------------------------------
-# Scoring a run against the world's ground truth, and metric-derived pairwise judgments
-# ------------------------------------------------------------------------------------------------
-
-METRIC_DIRECTION = "synthetic/direction_match"  # 1 when the measured dominant flow is the prompt's
-METRIC_PSNR = "synthetic/first_frame_psnr"  # dB, first generated frame vs the input image
-METRIC_FIDELITY = "synthetic/first_frame_fidelity"  # PSNR / 40 dB clipped to [0, 1]
-METRIC_SMOOTHNESS = "synthetic/temporal_smoothness"  # 1 - 10 x mean |second temporal difference| / 255
-# Every frame against the input image at 8x8 (area average: the world's motions, at most ~10 px,
-# barely change it, while drifting colours, lost subjects or noise do): mean PSNR / 40 dB in [0, 1].
-METRIC_CONSISTENCY = "synthetic/consistency"
-SYNTHETIC_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS)
-# The human protocol's three dimensions, decided by the world's ground truth (values in [0, 1]).
-JUDGE_METRICS = {"instruction_adherence": METRIC_DIRECTION, "consistency": METRIC_CONSISTENCY,
-                 "physical_laws": METRIC_SMOOTHNESS}
-JUDGE_MARGIN = 0.01
-
-
-def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[dict[str, float], dict]:
-    """The world's per-video metrics for a clip (T, H, W, 3 uint8) made from `image` (H, W, 3)."""
-    import cv2
-
-    judged = judge_direction(frames)
-    psnr = _psnr(frames[0], image)
-    coarse = cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA)
-    consistency = float(np.mean([min(1.0, _psnr(cv2.resize(np.ascontiguousarray(f), (8, 8), interpolation=cv2.INTER_AREA), coarse) / 40.0)
-                                 for f in frames]))
-    f = frames.astype(np.float32)
-    second = float(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).mean()) if len(f) > 2 else 0.0
-    values = {METRIC_DIRECTION: float(judged.label == label["expected_flow"]), METRIC_PSNR: psnr,
-              METRIC_FIDELITY: float(np.clip(psnr / 40.0, 0.0, 1.0)), METRIC_CONSISTENCY: consistency,
-              METRIC_SMOOTHNESS: float(np.clip(1.0 - 10.0 * second / 255.0, 0.0, 1.0))}
-    details = {"expected_flow": label["expected_flow"], "judged": judged.to_dict()}
-    return values, details
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
-def score_run_synthetic(run, bench_dir: str | Path, *, rescore: bool = False) -> dict:
-    """Score every ok video of `run` whose item has ground truth in `bench_dir`/labels.json; one row
-    per video and metric, plus per-model means. Resumable: videos already scored (same file) are
-    skipped. A broken video becomes failed rows and the batch carries on."""
-    from stepeval.images import prepare_image
-    from stepeval.metrics.common import RowBuffer, done_keys, model_mean_rows, run_videos, score_row, video_signature
-    from stepeval.video import read_video
-
-    labels = load_labels(bench_dir)
-    if labels is None:
-        raise UserError("no synthetic ground truth (labels.json) beside the benchmark", path=bench_dir,
-                        hint="the `synthetic` metric only applies to a synthetic-world benchmark")
-    settings_key = f"world-v{WORLD_VERSION}"
-    done = {} if rescore else done_keys(run, METRIC_DIRECTION, settings_key)
-    videos = [v for v in run_videos(run) if v.item_id in labels]
-    counts = {"scored": 0, "skipped": 0, "failed": 0}
-    with RowBuffer(run) as buf:
-        for v in videos:
-            sig = video_signature(v.path)
-            if done.get(v.key) == sig:
-                counts["skipped"] += 1
-                continue
-            try:
-                frames = read_video(v.path)
-                image = prepare_image(Path(bench_dir) / f"{v.item_id}.png", frames.shape[1], frames.shape[2])
-                values, details = clip_metrics(frames, np.asarray(image), labels[v.item_id])
-            except Exception as exc:  # noqa: BLE001 - one broken video must not stop the batch
-                for m in SYNTHETIC_METRICS:
-                    buf.add(score_row(v, m, None, status="failed", error=f"{type(exc).__name__}: {exc}",
-                                      details={"settings_key": settings_key}))
-                counts["failed"] += 1
-                continue
-            details = {**details, "settings_key": settings_key, "video_signature": sig}
-            for m, value in values.items():
-                buf.add(score_row(v, m, value, details=details))
-            counts["scored"] += 1
-        tags = sorted({v.model_tag for v in videos})
-        if tags:
-            buf.flush()
-            for m in SYNTHETIC_METRICS:
-                buf.add(model_mean_rows(run, m, details={"settings_key": settings_key}, model_tags=tags))
-    return counts
-
-
-def pairwise_judgments(scores, models: list[str], run_name: str, *, margin: float = JUDGE_MARGIN):
-    """Metric-derived Win/Tie/Loss judgments (the data contract's judgments columns, source `auto`,
-    annotator `auto`) for every pair of `models` on every item both have, one per dimension: the
-    model whose metric (JUDGE_METRICS) is higher by more than `margin` wins, else tie. The world's
-    ground truth makes these clear-cut: direction right or wrong, pixels faithful or not."""
-    import pandas as pd
-
-    from stepeval.metrics.common import MODEL_ITEM
-
-    columns = ["study_id", "run_name", "item_id", "domain", "aspect", "annotator", "task_id", "dimension",
-               "screen_label", "model_a", "model_b", "swapped", "outcome", "is_gold", "cannot_judge", "seconds",
-               "created_at", "source"]
-    df = scores[(scores["status"] == "ok") & (scores["item_id"] != MODEL_ITEM) & (scores["sample"] == 0)
-                & scores["metric"].isin(list(JUDGE_METRICS.values()))]
-    table = df.pivot_table(index=["model_tag", "item_id"], columns="metric", values="value", aggfunc="last")
-    present = [m for m in models if m in set(table.index.get_level_values(0))]
-    rows = []
-    for i, a in enumerate(present):
-        for b in present[i + 1:]:
-            ta, tb = table.loc[a], table.loc[b]
-            for item in sorted(set(ta.index) & set(tb.index)):
-                for dim, metric in JUDGE_METRICS.items():
-                    va, vb = ta.at[item, metric], tb.at[item, metric]
-                    if not (np.isfinite(va) and np.isfinite(vb)):
-                        continue
-                    outcome = "A" if va - vb > margin else ("B" if vb - va > margin else "tie")
-                    rows.append({"study_id": "auto-synthetic", "run_name": run_name, "item_id": item,
-                                 "domain": "synthetic", "aspect": "S", "annotator": "auto",
-                                 "task_id": f"auto:{a}|{b}|{item}", "dimension": dim,
-                                 "screen_label": {"A": "left", "B": "right", "tie": "tie"}[outcome],
-                                 "model_a": a, "model_b": b, "swapped": False, "outcome": outcome,
-                                 "is_gold": False, "cannot_judge": False, "seconds": float("nan"),
-                                 "created_at": "", "source": "auto"})
-    return pd.DataFrame(rows, columns=columns)
 
 
 def main(argv: list[str] | None = None) -> int:

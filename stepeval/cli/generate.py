@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import click
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -58,21 +57,20 @@ def _list_models(value: bool) -> None:
         return
     from stepeval.generation import registry
 
-    table = Table(title="generators (entry-point group stepeval.generators)")
-    for col in ("name", "native sizes (HxW)", "frames", "fps", "notes"):
+    table = Table(title="generators (entry-point group stepeval.generators)",
+                  caption="sweepable: parameters a --set sweep varies per request, on one loaded model; any other parameter loads the model once per value")
+    for col in ("name", "native sizes (HxW)", "frames", "fps", "sweepable", "notes"):
         table.add_column(col)
     for name in registry.available():
         try:
-            factory = registry.get_factory(name)
-            caps = getattr(factory, "capabilities", None)
+            caps = registry.capabilities(name)
         except UserError as exc:
-            table.add_row(escape(name), "-", "-", "-", escape(str(exc)))
-            continue
-        if caps is None:
-            table.add_row(escape(name), "?", "?", "?", "")
+            table.add_row(escape(name), "-", "-", "-", "-", escape(str(exc)))
             continue
         sizes = ", ".join(f"{h}x{w}" for h, w in caps.sizes) or "any"
-        table.add_row(escape(name), sizes, ", ".join(map(str, caps.frame_counts)) or "any", f"{caps.fps:g}", escape(caps.notes))
+        fps = f"{caps.fps:g}" if caps.fps else "any"
+        sweepable = ", ".join(sorted(caps.request_params)) or "-"
+        table.add_row(escape(name), sizes, ", ".join(map(str, caps.frame_counts)) or "any", fps, escape(sweepable), escape(caps.notes))
     Console().print(table)
     raise typer.Exit()
 
@@ -81,24 +79,12 @@ def _command_line() -> str:
     return " ".join(["stepeval", *sys.argv[1:]])
 
 
-def _read_config(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError("config file not found", path=path, hint="pass an existing YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"cannot read the config ({exc})", path=path, hint="fix the YAML syntax") from exc
-    if not isinstance(data, dict):
-        raise UserError("a config must be a YAML mapping (benchmark: ..., models: [...])", path=path)
-    return data
-
-
 @app.command("run", help="Generate every missing video (the default sub-command).", no_args_is_help=True)
 def run_cmd(
     benchmark: Annotated[Optional[Path], typer.Argument(help="Benchmark folder (or `benchmark:` in --config).", show_default=False)] = None,
     model: ModelOpt = None,
     set_: SetOpt = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", help="Name the (single) model setting yourself, e.g. when a parameter is a path.")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="Name the model setting yourself, e.g. when a parameter is a path; with a --set sweep, each tag is NAME@key=value.")] = None,
     config: ConfigOpt = None,
     run_dir: RunDirOpt = None,
     name: NameOpt = None,
@@ -121,9 +107,11 @@ def run_cmd(
     from stepeval.generation.runner import GenerateConfig, exit_code, generate_run
     from stepeval.generation.tags import expand_sweeps
 
-    data: dict = _read_config(config) if config else {}
+    from stepeval.runs.schema import read_config_file, validate_config
+
+    data: dict = read_config_file(config) if config else {}
     if benchmark is not None:
-        data["benchmark"] = str(benchmark)
+        data["benchmark"] = {"path": str(benchmark)}
     if "benchmark" not in data:
         raise UserError("no benchmark given", hint="pass BENCHMARK (a folder) or --config FILE.yaml with `benchmark:`")
     if model:
@@ -143,7 +131,8 @@ def run_cmd(
         data["retry_failed"] = True
     if placeholder_images:
         data["placeholder_images"] = True
-    cfg = GenerateConfig.from_dict(data, where=config or "command line", on_unknown=lambda keys: console.print(f"[yellow]note:[/] config keys not used by generation: {', '.join(keys)}"))
+    where = config or "command line"
+    cfg = GenerateConfig.from_config(validate_config(data, where=where), where=where, config_file=config)
     summary = generate_run(cfg, console=console, command=_command_line())
     raise typer.Exit(exit_code(summary))
 
@@ -196,9 +185,15 @@ def import_cmd(
     tag = model_tag(tag or engine, {})
     root = run_dir or Path("runs") / (name or loaded.name)
     settings = _parse_settings(setting)
-    run = Run.create(root, {"benchmark": str(benchmark), "subset": subset.to_dict(), "imports": {tag: {"engine": engine, "date": date, "settings": settings, "folder": str(folder)}}},
-                     command=_command_line())  # fmt: skip
     mapped = read_mapping(mapping, folder) if mapping else discover(folder, loaded.ids, num_samples)
+    # The run's items: the whole subset when one was asked for, else the items the folder covers.
+    covered = {m.item_id for m in mapped} & set(loaded.ids) if subset.is_all else set(loaded.ids)
+    given = {"benchmark": {"path": str(benchmark), "kind": kind, "name": loaded.name}}
+    if not subset.is_all:
+        given["subset"] = subset.to_dict()
+    run = Run.create(root, given,
+                     command=_command_line(), items=sorted(covered),
+                     imports={tag: {"engine": engine, "date": date, "settings": settings, "folder": str(folder.resolve())}})  # fmt: skip
     with run.lock():
         report = import_videos(run, loaded.items, mapped, tag=tag, engine=engine, date=date, settings=settings, num_samples=num_samples, force=force)
     console.print(

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from stepeval import __version__
+from stepeval.cli import config as config_cli
 from stepeval.cli import data as data_cli
 from stepeval.cli import generate as generate_cli
 from stepeval.cli import run as run_cli
@@ -42,6 +43,7 @@ app.add_typer(generate_cli.app, name="generate")
 app.command("score")(score_cli.score)
 app.add_typer(vbench_cli.app, name="vbench")
 app.add_typer(run_cli.app, name="run")
+app.add_typer(config_cli.app, name="config")
 
 
 def _version(value: bool) -> None:

@@ -4,17 +4,24 @@ A generator is built from its parameters (`factory(**params)`), loaded once (`lo
 asked for one video per request (`generate(request) -> GenerationResult`). It declares what it
 natively makes (`capabilities`), so the runner and reports know the native size, frame count and fps
 without running it, and so every generator picks its size the same way (`Capabilities.resolve`).
+
+`capabilities` is declared on the generator's class (or set as an attribute of a factory function):
+listings read it without building anything, and the runner reads `request_params` from it to decide,
+before any instance exists, which settings of a sweep can share one loaded model
+(`declared_capabilities`). An instance may narrow its sizes, frame counts and fps to what it loaded
+(`Capabilities.refine`), never its request params: `check_instance` refuses one that tries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from stepeval.errors import UserError
 from stepeval.images import image_size, pick_bucket
 
 
@@ -30,6 +37,9 @@ class Capabilities:
     request_params: parameter names that may change per request without reloading the model
         (e.g. a motion score, a guidance scale). A sweep over only these reuses one loaded model.
     streams: generate() may return an iterator of frames (videos too big to hold in memory).
+
+    Declare it on the class; an instance whose geometry depends on what it loads assigns
+    `self.capabilities = type(self).capabilities.refine(sizes=...)`.
     """
 
     sizes: tuple[tuple[int, int], ...] = ()
@@ -53,6 +63,17 @@ class Capabilities:
         frames = request.num_frames or (self.frame_counts[0] if self.frame_counts else 1)
         fps = request.fps or self.fps
         return int(height), int(width), int(frames), float(fps)
+
+    def refine(self, *, sizes: Iterable[Iterable[int]] | None = None, frame_counts: Iterable[int] | None = None,
+               fps: float | None = None) -> Capabilities:
+        """These capabilities with an instance's own geometry (None keeps the declared value).
+        Request params and streaming stay as the class declares them."""
+        return replace(
+            self,
+            sizes=self.sizes if sizes is None else tuple((int(h), int(w)) for h, w in sizes),
+            frame_counts=self.frame_counts if frame_counts is None else tuple(int(f) for f in frame_counts),
+            fps=self.fps if fps is None else float(fps),
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -117,3 +138,38 @@ class Generator(Protocol):
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Make one video. Deterministic for a given request.seed on a given device."""
+
+
+def declared_capabilities(factory: Any, name: str | None = None) -> Capabilities:
+    """The capabilities a generator declares on its class (or on its factory function).
+
+    Read from the factory, never from an instance: a generator that sets `capabilities` only in
+    `__init__` is refused here, since nothing could tell before building it which parameters a sweep
+    may vary per request."""
+    caps = getattr(factory, "capabilities", None)
+    if isinstance(caps, Capabilities):
+        return caps
+    label = name or getattr(factory, "__qualname__", repr(factory))
+    where = f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', label)}"
+    raise UserError(
+        f"generator {label!r} ({where}) declares no `capabilities` on its class",
+        hint="declare `capabilities = Capabilities(...)` as a class attribute (on a factory function: "
+        "`factory.capabilities = Capabilities(...)`), request_params included; an instance whose sizes "
+        "depend on its weights assigns `self.capabilities = type(self).capabilities.refine(sizes=...)`",
+    )
+
+
+def check_instance(generator: Any, declared: Capabilities, name: str) -> None:
+    """Refuse an instance whose capabilities change what its class declares may vary per request."""
+    caps = getattr(generator, "capabilities", None)
+    if caps is declared:
+        return
+    if not isinstance(caps, Capabilities):
+        raise UserError(f"generator {name!r} built an instance without `capabilities`",
+                        hint="leave the class's `capabilities` in place (or assign a refined copy of it)")
+    if caps.request_params != declared.request_params:
+        raise UserError(
+            f"generator {name!r}: an instance declares request_params {sorted(caps.request_params)}, "
+            f"its class {sorted(declared.request_params)}",
+            hint="declare request_params on the class only; per instance use `type(self).capabilities.refine(...)`",
+        )

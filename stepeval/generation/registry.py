@@ -19,7 +19,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from stepeval.errors import UserError
-from stepeval.generation.protocol import Generator
+from stepeval.generation.protocol import Capabilities, Generator, check_instance, declared_capabilities
 
 GROUP = "stepeval.generators"
 
@@ -62,9 +62,21 @@ def get_factory(name: str) -> Callable[..., Generator]:
         ) from exc
 
 
+def capabilities(name: str) -> Capabilities:
+    """What model `name` declares on its class, without building it (listings, the runner)."""
+    return declared_capabilities(get_factory(name), name)
+
+
+def request_params(name: str) -> frozenset[str]:
+    """The parameters of model `name` that may change per request without reloading its weights."""
+    return capabilities(name).request_params
+
+
 def create(name: str, params: dict[str, Any] | None = None) -> Generator:
-    """Build a generator from its parameters; a parameter it does not take is a clear error."""
+    """Build a generator from its parameters; a parameter it does not take is a clear error, and so is
+    a generator that does not declare its capabilities on its class."""
     factory = get_factory(name)
+    declared = declared_capabilities(factory, name)
     params = dict(params or {})
     try:
         sig = inspect.signature(factory)
@@ -79,7 +91,9 @@ def create(name: str, params: dict[str, Any] | None = None) -> Generator:
                 hint=f"its parameters are: {', '.join(accepted) if accepted else '(none)'}",
             )
     try:
-        return factory(**params)
+        generator = factory(**params)
     except (TypeError, ValueError) as exc:
         raise UserError(f"bad parameters for model {name!r}: {exc}", hint="check the --set values or the config's params") from exc
+    check_instance(generator, declared, name)
+    return generator
 

@@ -37,29 +37,25 @@ from stepeval.benchmark import BenchmarkItem, Subset, load_benchmark
 from stepeval.errors import UserError
 from stepeval.generation import registry
 from stepeval.generation.distributed import DistContext, init_distributed, resolve_device
+from stepeval.generation.memory import PeakMemory
 from stepeval.generation.placeholders import write_placeholder
 from stepeval.generation.protocol import GenerationRequest, Generator, Refused
 from stepeval.generation.seeds import derive_seed
+from stepeval.generation.params import check_model_params
 from stepeval.generation.tags import ModelSpec, specs_from_config
 from stepeval.runs import GENERATION_KEYS, Run
+from stepeval.runs.schema import RunConfig, invalid, validate_config
 from stepeval.video import write_video
 
-CONFIG_KEYS = {
-    "benchmark", "kind", "subset", "models", "seed", "num_samples", "run_dir", "out", "name",
-    "retry_failed", "device", "placeholder_images", "vbench_view", "sp_degree",
-}  # fmt: skip
 PARTIAL_GLOB = ".*.partial.mp4"  # stepeval.video.write_video's temporary files
 
 
 @dataclass
 class GenerateConfig:
-    """Everything a generation run needs; `from_dict` reads the YAML schema:
-
-        benchmark: PATH            kind: auto            subset: {domains, aspects, ids, ids_file, sample, seed, present_only}
-        models: [{name, params: {k: v}, tag?, sweep?: {k: [v1, v2]}}]
-        seed: 0                    num_samples: 1        run_dir (or out): runs/<name>     name: ...
-        retry_failed: false        device: auto          placeholder_images: false         sp_degree: 1
-    """
+    """What a generation run needs, read from the run config (`stepeval.runs.schema.RunConfig`, the
+    YAML of `stepeval generate --config` and `stepeval run`): the benchmark, the subset, the model
+    settings with sweeps expanded, seeds and devices. `extra` carries the config's other sections
+    (metrics, report) into run.yaml untouched."""
 
     benchmark: Path
     models: list[ModelSpec]
@@ -74,6 +70,8 @@ class GenerateConfig:
     placeholder_images: bool = False
     vbench_view: bool = True
     sp_degree: int = 1
+    extra: dict = field(default_factory=dict)
+    config_file: Path | None = None
 
     def __post_init__(self) -> None:
         self.benchmark = Path(self.benchmark)
@@ -88,88 +86,48 @@ class GenerateConfig:
             raise UserError(f"the same model setting is given twice: {', '.join(dupes)}", hint="list each model setting once")
 
     @classmethod
-    def from_dict(cls, d: dict, *, where: str | Path = "config", on_unknown=None) -> GenerateConfig:
-        if not isinstance(d, dict):
-            raise UserError("a config must be a YAML mapping", path=where)
-        unknown = sorted(set(d) - CONFIG_KEYS)
-        if unknown and on_unknown:
-            # `stepeval run` configs hold more sections (metrics, ...); generation ignores them.
-            on_unknown(unknown)
-        if "benchmark" not in d:
-            raise UserError("config has no `benchmark:` path", path=where, hint="add benchmark: PATH/TO/Step-Video-TI2V-Eval")
-        try:
-            return cls(
-                benchmark=Path(d["benchmark"]),
-                models=specs_from_config(d.get("models"), where=str(where)),
-                kind=str(d.get("kind", "auto")),
-                subset=Subset.from_dict(d.get("subset")),
-                seed=int(d.get("seed", 0)),
-                num_samples=int(d.get("num_samples", 1)),
-                run_dir=d.get("run_dir") or d.get("out"),
-                name=d.get("name"),
-                retry_failed=bool(d.get("retry_failed", False)),
-                device=str(d.get("device", "auto")),
-                placeholder_images=bool(d.get("placeholder_images", False)),
-                vbench_view=bool(d.get("vbench_view", True)),
-                sp_degree=int(d.get("sp_degree", 1)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"bad value in config ({exc})", path=where) from exc
+    def from_dict(cls, d: dict, *, where: str | Path = "config") -> GenerateConfig:
+        """From a YAML mapping; every problem is one UserError naming `where` and the key path."""
+        return cls.from_config(validate_config(d, where=where), where=where)
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig, *, where: str | Path = "config", config_file: Path | None = None) -> GenerateConfig:
+        if cfg.benchmark.path is None:
+            raise invalid(where, ["benchmark: generation needs a benchmark folder (`stepeval run` writes the synthetic one first)"])
+        if not cfg.models:
+            raise invalid(where, ["models: no model given; add a `models:` list (or --model NAME)"])
+        check_model_params(cfg.models, where=where)
+        specs = specs_from_config([m.model_dump(exclude_none=True) for m in cfg.models], where=str(where))
+        return cls(
+            benchmark=Path(cfg.benchmark.path), models=specs, kind=cfg.benchmark.kind, subset=cfg.subset.to_subset(),
+            seed=cfg.seed, num_samples=cfg.num_samples, run_dir=cfg.run_dir, name=cfg.name, retry_failed=cfg.retry_failed,
+            device=cfg.device, placeholder_images=cfg.placeholder_images, vbench_view=cfg.vbench_view, sp_degree=cfg.sp_degree,
+            extra=cfg.model_dump(include={"metrics", "report"}, exclude_unset=True), config_file=config_file,
+        )
 
     def to_dict(self) -> dict:
-        return {
-            "benchmark": str(self.benchmark),
-            "kind": self.kind,
+        """The run.yaml `config:` body (models expanded, one entry per tag)."""
+        body = {
+            "benchmark": {"path": str(self.benchmark), "kind": self.kind},
             "subset": self.subset.to_dict(),
             "models": [m.to_dict() for m in self.models],
             "seed": self.seed,
             "num_samples": self.num_samples,
             "device": self.device,
             "placeholder_images": self.placeholder_images,
+            "vbench_view": self.vbench_view,
             "sp_degree": self.sp_degree,
+            **self.extra,
         }
+        if self.name:
+            body["name"] = self.name
+        return body
 
     def resolve_run_dir(self, benchmark_name: str) -> Path:
         return self.run_dir or Path("runs") / (self.name or benchmark_name)
 
 
 # -- measuring -------------------------------------------------------------------------------------
-
-
-class MemoryMeter:
-    """Peak memory of one video: the accelerator's allocator peak on CUDA, else the process's peak
-    resident set (Linux lets us reset VmHWM per video through /proc/self/clear_refs)."""
-
-    def __init__(self, device: str):
-        self.cuda = device.startswith("cuda")
-
-    def reset(self) -> None:
-        if self.cuda:
-            import torch
-
-            torch.cuda.reset_peak_memory_stats()
-            return
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-        except OSError:
-            pass
-
-    def peak(self) -> int | None:
-        if self.cuda:
-            import torch
-
-            return int(torch.cuda.max_memory_allocated())
-        try:
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        import resource
-
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 class _TimedFrames:
@@ -213,9 +171,8 @@ def _now() -> str:
 
 def _load_key(spec: ModelSpec) -> tuple[str, dict, dict]:
     """Split a spec's parameters into load-time ones (a new instance) and per-request ones (declared
-    in the factory's `capabilities.request_params`); the key names the instance they need."""
-    caps = getattr(registry.get_factory(spec.name), "capabilities", None)
-    per_request_names = frozenset(getattr(caps, "request_params", ()) or ())
+    on the generator's class: `capabilities.request_params`); the key names the instance they need."""
+    per_request_names = registry.request_params(spec.name)
     load = {k: v for k, v in spec.params.items() if k not in per_request_names}
     per_request = {k: v for k, v in spec.params.items() if k in per_request_names}
     return json.dumps([spec.name, load], sort_keys=True, default=str), load, per_request
@@ -223,7 +180,8 @@ def _load_key(spec: ModelSpec) -> tuple[str, dict, dict]:
 
 def build_generators(specs: list[ModelSpec]) -> dict[str, Generator]:
     """Construct every model setting before any work starts: an unknown name or a bad parameter is
-    a clear error now, not after hours of other models. Construction is cheap; load() is not."""
+    a clear error now, not after hours of other models. Construction is cheap; load() is not, so
+    settings that differ only in request params share one instance (one key)."""
     built: dict[str, Generator] = {}
     for spec in specs:
         key, load, _ = _load_key(spec)
@@ -275,6 +233,13 @@ class _Runner:
     def _generator_for(self, spec: ModelSpec) -> tuple[Generator, dict]:
         if spec.tag not in self._keys:
             self._keys[spec.tag] = _load_key(spec)
+            if self._keys[spec.tag][0] == self._gen_key and self.dist.rank == 0:
+                sharing = [t for t, (k, _, _) in self._keys.items() if k == self._gen_key]
+                self.console.print(
+                    f"loaded {escape(spec.name)} once for {len(sharing)} settings: {escape(spec.tag)} differs only in "
+                    f"request-time parameters ({escape(', '.join(sorted(self._keys[spec.tag][2])) or 'none')})",
+                    highlight=False, soft_wrap=True,
+                )
         key, load_params, per_request = self._keys[spec.tag]
         if key != self._gen_key:
             self._release()
@@ -338,29 +303,29 @@ class _Runner:
         seed = derive_seed(self.cfg.seed, w.item.id, w.sample)
         request = GenerationRequest(item_id=w.item.id, prompt=w.item.prompt, image_path=Path(w.item.image_path), seed=seed, sample=w.sample, params=dict(per_request))
         path = self.run.video_path(w.spec.tag, w.item.id, w.sample)
-        meter = MemoryMeter(self.device)
-        meter.reset()
         status, error, tb = "ok", None, None
         fps, frames_n, width, height, seconds, peak = 0.0, 0, 0, 0, 0.0, None
         t0 = time.perf_counter()
-        try:
-            result = gen.generate(request)
-            call_seconds = time.perf_counter() - t0
-            frames = _TimedFrames(result.frames)
-            if self.dist.is_group_leader:
-                write_video(path, frames, result.fps)
-            else:
-                for _ in frames:  # the group's other ranks take part in making every frame
-                    pass
-            fps, frames_n, width, height = float(result.fps), frames.count, frames.width, frames.height
-            seconds = result.seconds if result.seconds is not None else call_seconds + frames.seconds
-            peak = result.peak_memory_bytes if result.peak_memory_bytes is not None else meter.peak()
-        except Refused as exc:
-            status, error = "refused", str(exc) or "refused by the generator"
-            seconds = time.perf_counter() - t0
-        except Exception as exc:  # per-item isolation: record it and go on with the next video
-            status, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
-            seconds = time.perf_counter() - t0
+        # Frames may be streamed, so the video is made while it is written: measure both.
+        with PeakMemory(self.device) as meter:
+            try:
+                result = gen.generate(request)
+                call_seconds = time.perf_counter() - t0
+                frames = _TimedFrames(result.frames)
+                if self.dist.is_group_leader:
+                    write_video(path, frames, result.fps)
+                else:
+                    for _ in frames:  # the group's other ranks take part in making every frame
+                        pass
+                fps, frames_n, width, height = float(result.fps), frames.count, frames.width, frames.height
+                seconds = result.seconds if result.seconds is not None else call_seconds + frames.seconds
+                peak = result.peak_memory_bytes if result.peak_memory_bytes is not None else meter.bytes
+            except Refused as exc:
+                status, error = "refused", str(exc) or "refused by the generator"
+                seconds = time.perf_counter() - t0
+            except Exception as exc:  # per-item isolation: record it and go on with the next video
+                status, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                seconds = time.perf_counter() - t0
         params = {**dict(getattr(gen, "parameters", None) or {}), **w.spec.params}
         row = {
             "model_tag": w.spec.tag,
@@ -445,15 +410,18 @@ def _print_summary(console: Console, summary: dict) -> None:
         console.print(f"VBench custom-input view: {summary['vbench_view']}", highlight=False)
 
 
-def generate_run(config: GenerateConfig | dict, *, console: Console | None = None, show_progress: bool = True, command: str = "") -> dict:
+def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console | None = None, show_progress: bool = True, command: str = "") -> dict:
     """Generate every missing video of a run; returns the summary (also written to summary.json).
 
     Safe to call again with the same config: it resumes. Under torchrun each rank calls it with the
     same config and takes its share of the work."""
     console = console or Console(stderr=True)
-    cfg = config if isinstance(config, GenerateConfig) else GenerateConfig.from_dict(
-        config, on_unknown=lambda keys: console.print(f"[yellow]note:[/] config keys not used by generation: {', '.join(keys)}")
-    )
+    if isinstance(config, GenerateConfig):
+        cfg = config
+    elif isinstance(config, RunConfig):
+        cfg = GenerateConfig.from_config(config)
+    else:
+        cfg = GenerateConfig.from_dict(config)
     built = build_generators(cfg.models)
     loaded = load_benchmark(cfg.benchmark, cfg.kind, subset=cfg.subset, verify=False)
     if not loaded.items:
@@ -466,7 +434,10 @@ def generate_run(config: GenerateConfig | dict, *, console: Console | None = Non
         stale = 0
         if ctx.rank == 0:
             try:
-                run = Run.create(root, cfg.to_dict(), command=command)  # also refuses an unwritable directory
+                body = cfg.to_dict()
+                body["benchmark"]["name"] = loaded.name
+                # also refuses an unwritable directory, and a run made on another benchmark
+                run = Run.create(root, body, command=command, items=loaded.ids, config_file=cfg.config_file)
                 stack.enter_context(run.lock())
                 stale = _remove_stale_partials(run)
                 items, skipped = _prepare_items(cfg, run.root, loaded.items, write=True)
@@ -516,4 +487,4 @@ def exit_code(summary: dict) -> int:
     return 0
 
 
-__all__ = ["GenerateConfig", "MemoryMeter", "exit_code", "generate_run", "summarize"]
+__all__ = ["GenerateConfig", "exit_code", "generate_run", "summarize"]

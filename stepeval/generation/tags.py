@@ -6,11 +6,18 @@ wrote them (docs/data-contracts.md): `stepvideo-ti2v@motion_score=5`. It is a fo
 
 `--set k=v1,v2` sweeps: each --set adds one axis, and the specs are the cartesian product of the
 axes (two values of motion_score x two of cfg = four tags).
+
+This module is the one place that builds and reads tags (`model_tag` / `parse_tag`) and says what
+a model *family* is (`tag_family`): with respect to a swept parameter P, the generator name plus
+every parameter except P. A motion_score x cfg sweep therefore has one family per cfg value, and a
+requested-vs-measured correlation is computed within a family, never across cfg settings.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +48,12 @@ def format_value(value: Any) -> str:
     """A parameter value as written in a tag: YAML's spelling for scalars (5, 0.5, true, text)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and "," in value:
+        # `k=a,b` would read back as two parameters: the tag could not be parsed into its settings.
+        raise UserError(
+            f"parameter value {value!r} cannot be part of a model tag (it holds a comma)",
+            hint="give the model an explicit `tag:` in the config (or --tag)",
+        )
     if isinstance(value, (int, float, str)):
         return str(value)
     raise UserError(
@@ -49,12 +62,20 @@ def format_value(value: Any) -> str:
     )
 
 
+# Python writes small and large floats without a dot (1e-05); PyYAML's YAML 1.1 resolver reads
+# those as text, so a float put into a tag would not come back as a float.
+_EXPONENT_FLOAT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
+
+
 def parse_value(text: str) -> Any:
-    """A --set value as YAML reads a scalar: 5 -> int, 0.5 -> float, true -> bool, else the text."""
+    """A --set value as YAML reads a scalar: 5 -> int, 0.5 -> float, 1e-5 -> float, true -> bool,
+    else the text."""
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(text.strip()):
+        return float(text)
     return value if isinstance(value, (int, float, bool, str)) and value is not None else text
 
 
@@ -73,6 +94,65 @@ def model_tag(name: str, params: dict[str, Any], written: dict[str, str] | None 
             "a folder name cannot (a path, a space)",
             hint="name the setting yourself: --tag NAME on the command line, or `tag: NAME` in the config's model entry",
         ) from None
+
+
+def _split_tag(tag: str) -> tuple[str, dict[str, str]]:
+    """(name, {key: value as written}). A tag whose part after the first "@" is not `k=v,...`
+    with distinct keys (a hand-picked `--tag mymodel@v2`) is all name, so `model_tag` gives it back."""
+    tag = str(tag)
+    name, at, rest = tag.partition("@")
+    if not at:
+        return tag, {}
+    written: dict[str, str] = {}
+    for piece in rest.split(","):
+        key, eq, value = piece.partition("=")
+        if not eq or not key or key in written:
+            return tag, {}
+        written[key] = value
+    return name, written
+
+
+def parse_tag(tag: str) -> tuple[str, dict[str, Any]]:
+    """`name@k=v,k2=v2` -> (name, {k: v, ...}), values read like `parse_value`; the inverse of
+    `model_tag`. A tag without parameters (or not of that form) is (tag, {})."""
+    name, written = _split_tag(tag)
+    return name, {k: parse_value(v) for k, v in written.items()}
+
+
+def tag_family(tag: str, varied: str | Iterable[str]) -> str:
+    """The family of `tag` with respect to the swept parameter(s) `varied`: the name plus every
+    other parameter, as written (`m@cfg=3,motion_score=5` -> `m@cfg=3` for motion_score).
+
+    Tags of one family differ only in `varied`, so a statistic over the sweep (requested vs
+    measured) never mixes settings of another axis."""
+    skip = {varied} if isinstance(varied, str) else set(varied)
+    name, written = _split_tag(tag)
+    rest = [f"{k}={v}" for k, v in written.items() if k not in skip]
+    return f"{name}@{','.join(rest)}" if rest else name
+
+
+def requested_value(tag: str, param: str) -> float | None:
+    """The number a tag sets `param` to (`m@cfg=7.5,motion_score=10`, "motion_score" -> 10.0);
+    None when the tag does not set it or sets it to something that is not a number."""
+    value = parse_tag(tag)[1].get(param)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+#: Tag parameters that request a motion level: Step-Video's `motion_score`, and the short `motion`
+#: of hand-written tags (`stepvideo-ti2v@motion=5`).
+MOTION_PARAMS = ("motion_score", "motion")
+
+
+def motion_request(tag: str) -> tuple[str, float] | None:
+    """(parameter, requested level) of the first of MOTION_PARAMS the tag sets to a number, else None
+    (`camera@motion=pan_left` names a camera move, not a level)."""
+    for param in MOTION_PARAMS:
+        value = requested_value(tag, param)
+        if value is not None:
+            return param, value
+    return None
 
 
 def parse_set(option: str) -> tuple[str, list[str]]:
@@ -100,13 +180,18 @@ def expand_sweeps(name: str, sets: list[str], base_params: dict[str, Any] | None
             raise UserError(f"--set {key} given twice", hint=f"list all values in one: --set {key}=A,B")
         axes[key] = values
     combos = list(itertools.product(*axes.values())) or [()]
-    if tag and len(combos) > 1:
-        raise UserError("--tag names one model setting, but --set makes several", hint="drop --tag; sweeps get one tag per value")
     specs = []
     for combo in combos:
         written = dict(zip(axes, combo))
-        params = {**(base_params or {}), **{k: parse_value(v) for k, v in written.items()}}
-        specs.append(ModelSpec(name, params, tag or model_tag(name, params, written)))
+        swept = {k: parse_value(v) for k, v in written.items()}
+        params = {**(base_params or {}), **swept}
+        if tag and len(combos) > 1:
+            # A named sweep: the name stands for the fixed settings (a weights path cannot be part of
+            # a folder name), the swept values still tell the videos apart: name@motion_score=5.
+            spec_tag = model_tag(tag, swept, written)
+        else:
+            spec_tag = tag or model_tag(name, params, written)
+        specs.append(ModelSpec(name, params, spec_tag))
     return specs
 
 

@@ -13,8 +13,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from stepeval.human.dimensions import DIMENSION_NAMES, DIMENSIONS, OUTCOMES, SCREEN_LABELS, Dimension, to_outcome, to_screen
+from stepeval.human.dimensions import (
+    DIMENSION_LABELS,
+    DIMENSION_NAMES,
+    DIMENSION_SHORT_LABELS,
+    DIMENSIONS,
+    OUTCOMES,
+    SCREEN_LABELS,
+    Dimension,
+    dimension_label,
+    to_outcome,
+    to_screen,
+)
 from stepeval.human.io import VIEWS, export_judgments, frame_view, import_judgments, to_csv, to_jsonl
+from stepeval.human.schema import JUDGMENT_COLUMNS
 from stepeval.human.store import (
     FRAME_COLUMNS,
     AnnotationStore,
@@ -44,8 +56,9 @@ def judgments_frame(
 
 
 __all__ = [
-    "DIMENSIONS", "DIMENSION_NAMES", "FRAME_COLUMNS", "OUTCOMES", "SCREEN_LABELS", "VIEWS",
+    "DIMENSIONS", "DIMENSION_LABELS", "DIMENSION_NAMES", "DIMENSION_SHORT_LABELS", "FRAME_COLUMNS",
+    "JUDGMENT_COLUMNS", "OUTCOMES", "SCREEN_LABELS", "VIEWS",
     "AnnotationStore", "AuthError", "Dimension", "Identity", "ImportReport", "ItemInfo", "StudyInfo",
-    "SubmitResult", "TaskInfo", "create_study_from_run", "export_judgments", "frame_view",
+    "SubmitResult", "TaskInfo", "create_study_from_run", "dimension_label", "export_judgments", "frame_view",
     "import_judgments", "judgments_frame", "run_items", "to_csv", "to_jsonl", "to_outcome", "to_screen",
 ]

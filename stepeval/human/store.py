@@ -26,12 +26,10 @@ from stepeval.human import assignment
 from stepeval.human.db import describe, friendly_errors, make_engines, resolve_url
 from stepeval.human.dimensions import DIMENSIONS, SCREEN_LABELS, Dimension, dimensions_from_dicts, to_outcome
 from stepeval.human.models import Annotator, Base, Judgment, JudgmentLabel, Study, StudyItem, Task
+from stepeval.human.schema import JUDGMENT_COLUMNS
 
-FRAME_COLUMNS = [
-    "study_id", "run_name", "item_id", "domain", "aspect", "annotator", "task_id", "dimension",
-    "screen_label", "model_a", "model_b", "swapped", "outcome", "is_gold", "cannot_judge", "seconds",
-    "created_at", "source",
-]
+# The contract's columns as a list, the form DataFrame column selection takes.
+FRAME_COLUMNS = list(JUDGMENT_COLUMNS)
 SOURCES = ("app", "import", "auto")
 _MAX_SUBMIT_ATTEMPTS = 50
 

@@ -6,7 +6,7 @@ import secrets
 import time
 from pathlib import Path
 
-from stepeval.benchmark import Subset, load_benchmark
+from stepeval.benchmark import Subset
 from stepeval.errors import UserError
 from stepeval.human.store import AnnotationStore, ItemInfo
 from stepeval.runs import Run, check_model_tag
@@ -20,22 +20,10 @@ def _listing(ids: list[str]) -> str:
 
 
 def run_items(run: Run, subset: Subset | None = None):
-    """The benchmark items of a run (its `config.benchmark`), narrowed by `subset`."""
-    bench = run.config.get("benchmark")
-    if not isinstance(bench, dict) or not bench.get("path"):
-        raise UserError(
-            "run.yaml has no config.benchmark.path, so the study cannot know the prompts and images",
-            path=run.root / "run.yaml",
-            hint="create the run with `stepeval generate`, which records the benchmark",
-        )
-    path = Path(bench["path"])
-    if not path.is_absolute() and not path.exists() and (run.root / path).exists():
-        path = run.root / path
-    loaded = load_benchmark(path, bench.get("kind", "auto"), subset=Subset.from_dict(bench.get("subset")), verify=False)
-    items = loaded.items
-    if subset is not None and not subset.is_all:
-        items = subset.apply(items)
-    return items, {"path": str(path.resolve()), "kind": bench.get("kind", "auto"), "name": loaded.name}
+    """The run's items (prompts and images from its benchmark), narrowed by `subset`."""
+    loaded = run.load_items(subset)
+    bench = {"path": str(run.benchmark_path.resolve()), "kind": run.config.benchmark.kind, "name": loaded.name}
+    return loaded.items, bench
 
 
 def create_study_from_run(

@@ -2,36 +2,26 @@
 vs VBench's Dynamic Degree, per item and summarised with Spearman's rho.
 
 A model family is swept over a parameter in its tag (`stepvideo-ti2v@motion_score=2`,
-`...@motion_score=5`, ...). For every (item, sample) of every setting the table holds the requested
-value, the measured `motion_score` and, when scored, `vbench_i2v/dynamic_degree`. The summary has,
-per family: how many videos, Spearman rho (and p-value) of requested vs measured and of requested vs
+`...@motion_score=5`, ...); the family is the tag without that parameter (`tag_family`), so a
+motion_score x cfg sweep gives one family, and one rho, per cfg value. For every (item, sample) of
+every setting the table holds the requested value, the measured `motion_score` and, when scored,
+`vbench_i2v/dynamic_degree`. The summary has, per family: how many videos, Spearman rho (and p-value) of requested vs measured and of requested vs
 Dynamic Degree, and the mean measured score at each requested level.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 import pandas as pd
 
+from stepeval.generation.tags import requested_value, tag_family
 from stepeval.metrics.common import MODEL_ITEM, latest_scores
 from stepeval.runs import Run
+from stepeval.stats import spearman
 
 MEASURED = "motion_score"
 DYNAMIC = "vbench_i2v/dynamic_degree"
-
-
-def requested_value(tag: str, param: str = "motion_score") -> float | None:
-    """The value of `param` in a model tag's parameters (`name@k=v,k2=v2`), or None."""
-    _, _, params = tag.partition("@")
-    m = re.search(rf"(?:^|,){re.escape(param)}=([^,]+)", params)
-    if not m:
-        return None
-    try:
-        return float(m.group(1))
-    except ValueError:
-        return None
 
 
 def calibration_frame(scores: pd.DataFrame, param: str = "motion_score") -> pd.DataFrame:
@@ -45,7 +35,7 @@ def calibration_frame(scores: pd.DataFrame, param: str = "motion_score") -> pd.D
     if ok.empty:
         return pd.DataFrame(columns=cols)
     wide = ok.pivot_table(index=["model_tag", "item_id", "sample", "requested"], columns="metric", values="value", aggfunc="last").reset_index()
-    wide["family"] = wide["model_tag"].str.split("@").str[0]
+    wide["family"] = [tag_family(t, param) for t in wide["model_tag"]]
     wide = wide.rename(columns={MEASURED: "measured", DYNAMIC: "dynamic_degree"})
     for c in ("measured", "dynamic_degree"):
         if c not in wide:
@@ -53,22 +43,12 @@ def calibration_frame(scores: pd.DataFrame, param: str = "motion_score") -> pd.D
     return wide[cols].sort_values(["family", "requested", "item_id", "sample"]).reset_index(drop=True)
 
 
-def _spearman(x: pd.Series, y: pd.Series) -> tuple[float, float, int]:
-    from scipy.stats import spearmanr
-
-    pair = pd.DataFrame({"x": x, "y": y}).dropna()
-    if len(pair) < 3 or pair["x"].nunique() < 2 or pair["y"].nunique() < 2:
-        return math.nan, math.nan, len(pair)
-    res = spearmanr(pair["x"], pair["y"])
-    return float(res.statistic), float(res.pvalue), len(pair)
-
-
 def calibration_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per family: rho(requested, measured), rho(requested, dynamic degree), means per level."""
     rows = []
     for family, grp in frame.groupby("family"):
-        rho_m, p_m, n_m = _spearman(grp["requested"], grp["measured"])
-        rho_d, p_d, n_d = _spearman(grp["requested"], grp["dynamic_degree"])
+        rho_m, p_m, n_m = spearman(grp["requested"], grp["measured"])
+        rho_d, p_d, n_d = spearman(grp["requested"], grp["dynamic_degree"])
         levels = grp.groupby("requested")["measured"].mean()
         rows.append({"family": family, "levels": len(levels), "videos": len(grp),
                      "rho_measured": rho_m, "p_measured": p_m, "n_measured": n_m,

@@ -1,6 +1,6 @@
 """The Step-Video-TI2V report's motion score, measured on any mp4.
 
-Definition (report, and ../shared/spec/step-video-ti2v-eval.md): frames sampled every 12 frames,
+Definition (report, and docs/protocol.md, "The motion score"): frames sampled every 12 frames,
 grayscale, OpenCV Farneback dense optical flow between consecutive samples, per-pixel flow
 magnitude, mean of the largest magnitudes. What the report leaves open is fixed here and recorded
 with every score (`MotionSettings`):
@@ -29,7 +29,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -46,6 +46,7 @@ from stepeval.metrics.common import (
     score_row,
     video_signature,
 )
+from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
 from stepeval.runs import Run
 from stepeval.video import iter_frames, probe
 
@@ -281,4 +282,32 @@ def score_run_motion(
     return report
 
 
-__all__ = ["METRIC", "MODEL_ITEM", "MotionResult", "MotionSettings", "motion_score", "score_run_motion", "working_size", "top_fraction_mean"]
+class MotionScore(Metric):
+    """The registry's face of `score_run_motion` (entry point `motion_score`)."""
+
+    name = METRIC
+    description = ("The Step-Video-TI2V report's motion score: Farneback optical flow between frames 12 apart, mean of the "
+                   "largest 10% magnitudes, in pixels at short side 256.")
+    columns = (METRIC,)
+    higher_is_better = None  # an amount of motion, to be compared with the amount asked for
+    device = "cpu"
+    settings = {
+        **{f.name: f"MotionSettings.{f.name} (default {f.default})" for f in fields(MotionSettings)},
+        "workers": "worker processes (0 = in this process)",
+    }
+
+    def score(self, run, *, settings=None, model_tags=None, item_ids=None, rescore=False, log=None, progress=None) -> ScoreReport:
+        s = dict(settings or {})
+        workers = int(s.pop("workers", 0) or 0)
+        try:
+            chosen = MotionSettings(**s)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"bad {METRIC} settings ({exc})", hint=f"its settings are: {', '.join(self.settings)}") from exc
+        rep = score_run_motion(run, model_tags=model_tags, item_ids=item_ids, settings=chosen, workers=workers,
+                               rescore=rescore, on_progress=progress)
+        return ScoreReport(METRIC, scored=rep.scored, failed=rep.failed, skipped=rep.skipped,
+                           errors=[ScoreError(tag, item, sample, METRIC, err) for tag, item, sample, err in rep.errors])
+
+
+__all__ = ["METRIC", "MODEL_ITEM", "MotionResult", "MotionScore", "MotionSettings", "motion_score", "score_run_motion", "working_size",
+           "top_fraction_mean"]

@@ -88,7 +88,7 @@ def make_toy_run(run_dir: Path, benchmark: Path, item_ids: Sequence[str], *, tag
     loaded = load_benchmark(benchmark, "auto", subset=Subset(ids=tuple(item_ids)), verify=False)
     items = loaded.by_id()
     run = Run.create(run_dir, {"benchmark": {"path": str(Path(benchmark).resolve()), "kind": "auto"}, "seed": seed,
-                               "models": [{"tag": t, "generator": f"toy-{t}"} for t in tags]}, command="make_toy_run")
+                               "models": [{"name": f"toy-{t}", "tag": t} for t in tags]}, command="make_toy_run")
     rows = []
     for tag in tags:
         for item_id in item_ids:

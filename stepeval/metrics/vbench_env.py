@@ -3,7 +3,7 @@
 vbench==0.1.5 pins numpy<2, transformers 4.33 and friends that would break the main environment, so
 it lives in its own venv (default `~/.cache/stepeval/vbench-env`, or `$STEPEVAL_VBENCH_ENV`) that
 stepeval drives through a subprocess (`vbench_driver.py`, files in, JSON out). The pins and why
-(../shared/spec/vbench-i2v.md):
+(docs/vbench-i2v.md):
 
 - vbench==0.1.5, the package being reproduced;
 - setuptools<81: openai-clip imports pkg_resources;

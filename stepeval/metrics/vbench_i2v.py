@@ -49,6 +49,7 @@ from stepeval.metrics.common import (
     score_row,
     video_signature,
 )
+from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
 from stepeval.metrics.vbench_env import DRIVER, VBenchEnv, default_cache_dir, default_torch_home, load_env, missing_weights
 from stepeval.runs import Run
 
@@ -61,6 +62,17 @@ PER_VIDEO_SCALE = {"imaging_quality": 0.01}
 RESOLUTION = "stepeval"  # the crop folder name vbench's i2v dimensions read the staged images from
 CAMERA_PHRASES = VBENCH_PHRASES  # vbench2_beta_i2v.camera_motion.get_type reads these from the file name
 AGGREGATES = ("quality", "i2v", "total")
+# The human protocol's three dimensions read off VBench-I2V for the automatic judge
+# (stepeval.metrics.judge); a heuristic, which reports state next to the judgments.
+JUDGE_METRICS: dict[str, tuple[str, ...]] = {
+    # Does the video do what was asked: the camera instruction when VBench could read one, and
+    # whether anything moves at all (a static clip fails the instruction).
+    "instruction_adherence": (PREFIX + "camera_motion", PREFIX + "dynamic_degree"),
+    # Faithful to the input image in subject and background.
+    "consistency": (PREFIX + "i2v_subject", PREFIX + "i2v_background"),
+    # Plausible motion: smooth, without warping artefacts.
+    "physical_laws": (PREFIX + "motion_smoothness",),
+}
 
 
 def metric_name(dim: str) -> str:
@@ -140,13 +152,7 @@ def _benchmark_items(run: Run, benchmark: str | Path | None, kind: str, ids: set
     from stepeval.benchmark import Subset, load_benchmark
 
     if benchmark is None:
-        cfg = run.config.get("benchmark")
-        if isinstance(cfg, dict):
-            benchmark = cfg.get("path") or cfg.get("root")
-            kind = cfg.get("kind") or kind
-        elif isinstance(cfg, str):
-            benchmark = cfg
-            kind = run.config.get("kind") or kind
+        benchmark, kind = run.benchmark_path, run.config.benchmark.kind
     if not benchmark:
         return {}, "the run names no benchmark (pass --benchmark PATH)"
     try:
@@ -418,3 +424,38 @@ def aggregate_rows(run: Run, tags: Sequence[str], env_record: dict) -> list[dict
         for name in AGGREGATES:
             rows.append(score_row(where, PREFIX + name, agg[name], details={"raw": raw}, env=env_record))
     return rows
+
+
+class VBenchI2V(Metric):
+    """The registry's face of `score_run_vbench` (entry point `vbench_i2v`)."""
+
+    name = "vbench_i2v"
+    description = ("VBench-I2V (vbench==0.1.5, run in its own environment): the nine I2V dimensions per video, and per model "
+                   "the quality, i2v and total scores when all nine are there. Select dimensions with vbench_i2v:DIM,DIM "
+                   "(`ci` = the six CI ones).")
+    columns = (*(metric_name(d) for d in DIMENSION_KEYS), *(PREFIX + a for a in AGGREGATES))
+    higher_is_better = True
+    device = "cpu or gpu"
+    environment = "VBench venv (`stepeval vbench setup`)"
+    weights = "VBench checkpoints (`stepeval vbench prefetch`)"
+    benchmark = "input images and prompts (i2v and camera dimensions)"
+    selector = "dimensions"
+    settings = {
+        "dimensions": "dimension names (list or comma-separated), `ci` or `all` (default all)",
+        "devices": "cpu, cuda, cuda:0,cuda:1 (one process per GPU) or auto",
+        "env_path": "the VBench environment (default: where `stepeval vbench setup` put it)",
+        "cache_dir": "VBench weight folder",
+        "torch_home": "torch.hub root for VBench's hub models",
+        "benchmark": "benchmark folder with the input images (default: the run's)",
+        "kind": "that folder's layout (default: auto; the run's when the folder is the run's)",
+        "threads": "CPU threads per process",
+    }
+
+    def score(self, run, *, settings=None, model_tags=None, item_ids=None, rescore=False, log=None, progress=None) -> ScoreReport:
+        s = dict(settings or {})
+        dims = s.pop("dimensions", None)
+        dims = parse_dimensions(",".join(map(str, dims)) if isinstance(dims, (list, tuple)) else dims)
+        rep = score_run_vbench(run, dims, model_tags=model_tags, item_ids=item_ids, rescore=rescore, log=log, **s)
+        columns = {metric_name(d): {k: getattr(rep, k).get(d, 0) for k in ("scored", "failed", "skipped", "excluded")} for d in dims}
+        errors = [ScoreError(tag, item, sample, metric_name(dim), err) for tag, item, sample, dim, err in rep.errors]
+        return ScoreReport.from_columns(self.name, columns, errors)

@@ -8,6 +8,7 @@ Plain functions over columns of a judgments table (sequences, numpy arrays or pa
 - `agreement`: Krippendorff's alpha (nominal/ordinal/interval/ratio, missing data), Cohen's kappa;
 - `bradley_terry`: Bradley-Terry strengths, Elo view, bootstrap intervals, pair matrices;
 - `bias`: left/right position bias; `gold`: annotator accuracy on gold items;
+- `correlation`: Spearman's rank correlation (requested vs measured motion, and the like);
 - `summary`: one W-T-L report cell with its win rates, intervals and test.
 
 Outcome labels are A/Tie/B from model A's side (see `outcomes`); screen-view labels Left/Tie/Right.
@@ -43,6 +44,7 @@ from stepeval.stats.bradley_terry import (
     to_elo,
     win_fraction_matrix,
 )
+from stepeval.stats.correlation import Spearman, spearman
 from stepeval.stats.gold import gold_accuracy
 from stepeval.stats.hypothesis_tests import sign_test, sign_test_outcomes
 from stepeval.stats.intervals import (
@@ -67,6 +69,7 @@ __all__ = [
     "PositionBias",
     "Proportion",
     "ReliabilityData",
+    "Spearman",
     "WinTieLoss",
     "battle_count_matrix",
     "bootstrap_bradley_terry",
@@ -92,6 +95,7 @@ __all__ = [
     "resample_counts",
     "sign_test",
     "sign_test_outcomes",
+    "spearman",
     "summarize_counts",
     "summarize_pairwise",
     "to_elo",

@@ -1,4 +1,4 @@
-"""Acceptance: a run killed with SIGKILL resumes exactly; torchrun sharding makes the same videos."""
+"""A run killed with SIGKILL resumes exactly; torchrun sharding makes the same videos."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from stepeval.benchmark import Subset
 from stepeval.errors import UserError
 from stepeval.generation import Refused, derive_seed, registry
+from stepeval.generation.memory import reset_rss_peak
 from stepeval.generation.protocol import Capabilities
 from stepeval.generation.runner import GenerateConfig, generate_run
 from stepeval.generation.tags import ModelSpec, expand_sweeps
@@ -73,7 +74,9 @@ def test_generations_table_follows_the_contract_and_resume_makes_nothing(tmp_pat
     assert r["seed"] == derive_seed(7, r["item_id"], int(r["sample"]))
     assert json.loads(r["parameters"])["height"] == 48 and r["generator"] in ("static", "noise")
     assert (df["frames"] == 6).all() and (df["width"] == 64).all() and (df["height"] == 48).all() and (df["fps"] == 25).all()
-    assert (df["peak_memory_bytes"] > 0).all() and (df["seconds"] > 0).all()
+    assert (df["seconds"] > 0).all()
+    # Per-video peaks where the platform can measure one (Linux: clear_refs), else none at all.
+    assert (df["peak_memory_bytes"] > 0).all() if reset_rss_peak() else df["peak_memory_bytes"].isna().all()
     for row in df.itertuples():
         path = run_dir / row.video_path
         assert path.name == (f"{row.item_id}.mp4" if row.sample == 0 else f"{row.item_id}-{row.sample}.mp4")
@@ -139,7 +142,7 @@ def test_a_sweep_reuses_no_tag_and_config_dict_api(tmp_path):
     assert sorted(summary["models"]) == ["camera@height=48,num_frames=6,travel=0.2,width=64", "camera@height=48,num_frames=6,travel=0.4,width=64"]
     assert all(m["ok"] == 2 for m in summary["models"].values())
     run = Run.open(tmp_path / "run")
-    assert [m["tag"] for m in run.config["models"]] == sorted(summary["models"])
+    assert [m.tag for m in run.config.models] == sorted(summary["models"])
 
 
 def test_config_errors_are_user_errors(tmp_path):

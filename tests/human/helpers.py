@@ -1,8 +1,9 @@
 """Run directories for human-evaluation tests: real benchmark items, real H.264 videos.
 
-Until `stepeval generate` exists, tests build the run themselves: a run.yaml pointing at the shared
+Unit tests of the human-evaluation room build the run themselves: a run.yaml pointing at the shared
 benchmark copy, two model tags with one small mp4 per item (made from the item's image), and
-generations.parquet rows per the contract.
+generations.parquet rows per the contract. The cross-room path (generate -> create-study -> app ->
+export -> report) is walked with the real commands in tests/test_user_paths.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from stepeval.benchmark import load_benchmark
+from stepeval.generation.tags import parse_tag
 from stepeval.images import prepare_image
 from stepeval.runs import Run
 from stepeval.video import write_video
@@ -47,11 +49,12 @@ def make_run(root: Path, step_eval_root: Path, n_items: int = 4, *, tags=(MODEL_
     items = present_items(step_eval_root, n_items)
     ids = [it.id for it in items]
     config = {
-        "benchmark": {"path": str(step_eval_root), "kind": "step-video-ti2v-eval", "subset": {"ids": ids}},
-        "models": [{"tag": t} for t in tags],
+        "benchmark": {"path": str(step_eval_root), "kind": "step-video-ti2v-eval"},
+        "subset": {"ids": ids},
+        "models": [{"name": parse_tag(t)[0], "tag": t} for t in tags],
         "seed": 0,
     }
-    run = Run.create(root / RUN_NAME, config, command="tests/human make_run")
+    run = Run.create(root / RUN_NAME, config, command="tests/human make_run", items=ids)
     rows = []
     for it in items:
         image = prepare_image(it.image_path, *SIZE)

@@ -92,7 +92,7 @@ def test_absent_environment_is_a_clear_error_and_other_metrics_still_run(small_r
     with pytest.raises(UserError, match="no VBench environment here") as info:
         score_run_vbench(small_run, ["dynamic_degree"], env_path=tmp_path / "no-env")
     assert "stepeval vbench setup --path" in str(info.value)
-    code = main(["score", str(small_run.root), "--metrics", "vbench-i2v:dynamic_degree", "motion", "--vbench-env", str(tmp_path / "no-env")])
+    code = main(["score", str(small_run.root), "--metrics", "vbench_i2v:dynamic_degree", "motion_score", "--vbench-env", str(tmp_path / "no-env")])
     assert code == 2
     assert "no VBench environment here" in capsys.readouterr().err.replace("\n", " ")
     df = _latest(small_run)
@@ -155,7 +155,7 @@ def scored_run(vbench_env, step_eval_root, tmp_path_factory):
     base = tmp_path_factory.mktemp("vbench")
     run = make_toy_run(base / "run", step_eval_root, ITEMS)  # two baselines (static, shift) x 4 items
     _add_video(run, "shift", "anime/V/013", raw=b"\x00garbage, not an mp4")
-    code = main(["score", str(run.root), "--metrics", "vbench-i2v:ci", "--device", "cpu",
+    code = main(["score", str(run.root), "--metrics", "vbench_i2v:ci", "--device", "cpu",
                  "--vbench-env", str(vbench_env.path), "--vbench-cache", str(cache), "--torch-home", str(thome)])
     return run, code, cache, thome
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from reports import build_report
+from stepeval.runs import Run
 from reports.synthetic import make_run, step_eval_items
 from stepeval.errors import UserError
 
@@ -62,8 +63,7 @@ def test_no_annotations_renders_everything_else(tmp_path):
 def test_model_with_no_scores_is_named(tmp_path):
     root = tmp_path / "partial"
     run, _ = make_run(root, MODELS[:2], items=step_eval_items(12), judgments=False)
-    run.meta["config"]["models"].append({"tag": "ghost"})
-    run.save_meta()
+    Run.create(root, {"models": [{"name": "ghost", "tag": "ghost"}]})
     paths = build_report(root, tmp_path / "out", bootstrap=0)
     assert any("Model ghost has no scores" in w for w in paths.warnings)
     vb = pd.read_csv(tmp_path / "out" / "tables" / "vbench.csv")

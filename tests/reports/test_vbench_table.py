@@ -9,7 +9,7 @@ from reports import vbench_table
 RAW = {"camera_motion": 0.30, "i2v_subject": 0.95, "i2v_background": 0.96, "subject_consistency": 0.93,
        "background_consistency": 0.94, "motion_smoothness": 0.98, "dynamic_degree": 0.50,
        "aesthetic_quality": 0.60, "imaging_quality": 0.70}
-SPEC = {  # weight, min, max from the VBench-I2V leaderboard (shared/spec/vbench-i2v.md)
+SPEC = {  # weight, min, max from the VBench-I2V leaderboard (docs/vbench-i2v.md)
     "camera_motion": (0.1, 0.0, 1.0), "i2v_subject": (1, 0.1462, 1.0), "i2v_background": (1, 0.2615, 1.0),
     "subject_consistency": (1, 0.1462, 1.0), "background_consistency": (1, 0.2615, 1.0),
     "motion_smoothness": (1, 0.7060, 0.9975), "dynamic_degree": (0.5, 0.0, 1.0), "aesthetic_quality": (1, 0.0, 1.0),

@@ -62,7 +62,7 @@ def test_run_makes_videos_scores_judgments_and_report(baseline_run):
     assert means["static/synthetic/first_frame_psnr"] > 35
     assert means["static/synthetic/consistency"] > 0.9 > means["noise/synthetic/consistency"]
     assert means["camera/motion_score"] > means["static/motion_score"]
-    assert run.meta["stage_seconds"][-1]["generate"] > 0
+    assert run.record.stage_seconds[-1]["generate"] > 0
 
 
 def test_rerun_resumes_and_regression_check_passes_then_catches_a_move(baseline_run, capsys):

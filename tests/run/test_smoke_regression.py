@@ -27,9 +27,9 @@ def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0, err[-3000:]
     assert (run_dir / "report" / "index.html").is_file()
-    # Floors under issue 9's acceptance (the baseline's tolerances alone would let a value drift
+    # Floors under the tiny model's targets (the baseline's tolerances alone would let a value drift
     # below them): image conditioning, monotone motion control, and motion direction pooled over
-    # the three settings (acceptance 0.8; the shipped model measures 40/48 = 0.83 on the machine
+    # the three settings (target 0.8; the shipped model measures 40/48 = 0.83 on the machine
     # that wrote the baseline, so the floor leaves three videos of room for another CPU's kernels).
     summary = run_summary(Run.open(run_dir))
     tags = [f"stepvideo-ti2v-tiny@motion_score={m}" for m in (2, 5, 10)]
@@ -39,7 +39,7 @@ def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
     assert direction >= 0.77, direction
     motion = [summary[f"{tag}/motion_score"] for tag in tags]
     assert motion == sorted(motion) and motion[0] < motion[-1], motion
-    assert summary["stepvideo-ti2v-tiny/motion_spearman"] >= 0.75  # acceptance 0.8, measured 0.809
+    assert summary["stepvideo-ti2v-tiny/motion_spearman"] >= 0.75  # target 0.8, measured 0.809
 
 
 def test_real_benchmark_sample_matches_its_baseline(tmp_path, capsys, step_eval_root):

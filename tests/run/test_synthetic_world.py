@@ -1,4 +1,4 @@
-"""The synthetic TI2V world: seeded scenes, bilingual prompts, ground truth, the direction judge."""
+"""The synthetic TI2V world: seeded scenes, bilingual prompts, ground truth; and the `synthetic` metric on it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from stepeval.benchmark import load_benchmark
 from stepeval.benchmark import synthetic as world
 from stepeval.benchmark.camera import camera_motion
+from stepeval.metrics import judge
+from stepeval.metrics import synthetic as metric
 from stepeval.metrics.motion import motion_score
 from stepeval.video import read_video, write_video
 
@@ -95,9 +97,9 @@ def test_camera_parser_reads_the_world_camera_phrases():
 def test_judge_recovers_ground_truth_direction_through_h264(tmp_path):
     for name, scene in world.smoke_scenes(16):
         clip = read_video(write_video(tmp_path / f"{name}.mp4", world.render(scene), world.FPS))
-        assert world.judge_direction(clip).label == scene.expected_flow, name
+        assert metric.judge_direction(clip).label == scene.expected_flow, name
     still = np.repeat(world.render(world.smoke_scenes(16)[0][1])[:1], world.FRAMES, axis=0)
-    assert world.judge_direction(still).label == "none"
+    assert metric.judge_direction(still).label == "none"
 
 
 def test_motion_score_rises_with_speed(tmp_path):
@@ -115,19 +117,20 @@ def test_clip_metrics_and_pairwise_judgments():
 
     scene = world.smoke_scenes(16)[1][1]
     clip = world.render(scene)
-    values, details = world.clip_metrics(clip, clip[0], scene.labels())
-    assert values[world.METRIC_DIRECTION] == 1.0 and values[world.METRIC_PSNR] == 99.0
+    values, details = metric.clip_metrics(clip, clip[0], scene.labels())
+    assert values[metric.METRIC_DIRECTION] == 1.0 and values[metric.METRIC_PSNR] == 99.0
     still = np.repeat(clip[:1], len(clip), axis=0)
     noisy = np.clip(clip.astype(int) + np.random.default_rng(0).integers(-60, 60, clip.shape), 0, 255).astype(np.uint8)
-    v_still, _ = world.clip_metrics(still, clip[0], scene.labels())
-    v_noisy, _ = world.clip_metrics(noisy, clip[0], scene.labels())
-    assert v_still[world.METRIC_DIRECTION] == 0.0
-    assert v_noisy[world.METRIC_FIDELITY] < values[world.METRIC_FIDELITY]
-    assert v_noisy[world.METRIC_CONSISTENCY] < values[world.METRIC_CONSISTENCY] < 1.0
+    v_still, _ = metric.clip_metrics(still, clip[0], scene.labels())
+    v_noisy, _ = metric.clip_metrics(noisy, clip[0], scene.labels())
+    assert v_still[metric.METRIC_DIRECTION] == 0.0
+    assert v_noisy[metric.METRIC_FIDELITY] < values[metric.METRIC_FIDELITY]
+    assert v_noisy[metric.METRIC_CONSISTENCY] < values[metric.METRIC_CONSISTENCY] < 1.0
     rows = []
     for tag, vals in (("good", values), ("still", v_still), ("noisy", v_noisy)):
         rows += [{"model_tag": tag, "item_id": "s001", "sample": 0, "metric": m, "value": v, "status": "ok"} for m, v in vals.items()]
-    judged = world.pairwise_judgments(pd.DataFrame(rows), ["good", "still", "noisy"], "r")
+    judged = judge.pairwise_judgments(pd.DataFrame(rows), metric.JUDGE_METRICS, models=["good", "still", "noisy"], run_name="r",
+                                      margin=metric.JUDGE_MARGIN, study_id=metric.JUDGE_STUDY_ID, item_info=metric.judge_item_info)
     one = judged[(judged.model_a == "good") & (judged.model_b == "still")].set_index("dimension")["outcome"]
     assert one["instruction_adherence"] == "A"
     two = judged[(judged.model_a == "good") & (judged.model_b == "noisy")].set_index("dimension")["outcome"]

@@ -1,4 +1,5 @@
-"""The analytical planner: parameter counts from the spec, token counts, FLOPs, fit decisions."""
+"""The analytical planner: parameter counts and token counts of docs/stepvideo-architecture.md,
+FLOPs, fit decisions."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from generators.stepvideo import memory
 from generators.stepvideo.generator import StepVideoTI2V
 from generators.stepvideo.pipeline import StepVideoTI2VPipeline, TI2VSettings
 from stepeval.errors import UserError
+from stepeval.generation.memory import reset_rss_peak
 from stepeval.generation.protocol import GenerationRequest
 from stepeval.video import probe, read_video, write_video
 
@@ -33,7 +34,9 @@ def test_end_to_end_writes_a_valid_mp4(tiny_generator, first_image, tmp_path):
     assert result.frames.shape == (34, TINY["height"], TINY["width"], 3)
     assert result.frames.dtype == np.uint8 and result.frames.std() > 0
     assert set(result.info["timings"]) == {"text_encode", "vae_encode", "denoise", "decode"}
-    assert result.peak_memory_bytes > 0 and result.seconds > 0
+    assert result.seconds > 0
+    # A per-video peak where the platform can measure one (Linux: clear_refs), never a lifetime one.
+    assert result.peak_memory_bytes > 0 if reset_rss_peak() else result.peak_memory_bytes is None
     path = write_video(tmp_path / "out.mp4", result.frames, result.fps)
     info = probe(path)
     assert (info.frames, info.height, info.width, info.fps) == (34, TINY["height"], TINY["width"], 12.0)

@@ -14,11 +14,11 @@ from stepeval.errors import UserError
 def test_schedule_matches_the_official_list_for_shift_13_and_50_steps():
     s = sampler.flow_sigmas(50, 13.0)
     assert s.shape == (51,)
-    # spec section 4: 0, 0.00157, 0.00319, ..., 0.6487, 0.7903, 1.0
+    # docs/stepvideo-architecture.md section 4: 0, 0.00157, 0.00319, ..., 0.6487, 0.7903, 1.0
     assert s[0].item() == 0.0 and s[-1].item() == 1.0
     assert s[1].item() == pytest.approx(0.00157, abs=5e-6)
     assert s[2].item() == pytest.approx(0.00319, abs=6e-6)
-    assert s[-3].item() == pytest.approx(0.6487, abs=1e-4)  # 0.648649: the spec rounds up
+    assert s[-3].item() == pytest.approx(0.6487, abs=1e-4)  # 0.648649: the official list rounds up
     assert s[-2].item() == pytest.approx(0.7903, abs=5e-5)
     assert bool((s[1:] > s[:-1]).all()), "sigma must rise strictly from noise (0) to data (1)"
     # Shift 13 crowds the steps near the noise end: half the steps are spent below sigma 0.08.

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from stepeval.benchmark import synthetic as world
+from stepeval.generation.protocol import Capabilities
 
-from ..generator import StepVideoTI2V
+from ..generator import PER_REQUEST, StepVideoTI2V
 from ..parallel import SINGLE
 from ..pipeline import StepVideoTI2VPipeline
 from .weights import DEFAULT_DIR, load_tiny_checkpoint
@@ -33,11 +34,15 @@ def _shipped_defaults(model_dir: Path) -> dict:
 
 class StepVideoTI2VTiny(StepVideoTI2V):
     name = "stepvideo-ti2v-tiny"
+    # The synthetic world it was trained on; a checkpoint's model_index.json may refine it.
+    capabilities = Capabilities(
+        sizes=((world.SIZE, world.SIZE),), frame_counts=(world.FRAMES,), fps=world.FPS, request_params=PER_REQUEST,
+        notes="the shipped tiny checkpoint (synthetic world); CPU, no memory plan")
 
     def __init__(self, model_dir: str | Path | None = None, *, steps: int | None = None,
                  cfg_scale: float | None = None, time_shift: float | None = None, motion_score: float = 5.0,
                  magic_prompts: bool = False, negative_prompt: str = "", image_latent: str = "mean",
-                 verbose: bool = False):
+                 official_crop: bool = False, vae_tile: int | None = None, verbose: bool = False):
         root = Path(model_dir) if model_dir else DEFAULT_DIR
         shipped = _shipped_defaults(root)
         super().__init__(
@@ -48,7 +53,7 @@ class StepVideoTI2VTiny(StepVideoTI2V):
             cfg_scale=float(cfg_scale if cfg_scale is not None else shipped.get("cfg_scale", 3.0)),
             time_shift=float(time_shift if time_shift is not None else shipped.get("time_shift", 3.0)),
             motion_score=motion_score, negative_prompt=negative_prompt, magic_prompts=magic_prompts,
-            image_latent=image_latent, verbose=verbose)
+            official_crop=official_crop, vae_tile=vae_tile, image_latent=image_latent, verbose=verbose)
 
     def load(self, device: str = "auto") -> None:
         if self.pipeline is not None:

@@ -25,8 +25,8 @@ the choice of the guidance scale:
 
 4. Guidance. The shipped classifier-free guidance scale is chosen among `cfg_candidates` on the
    validation scenes (a balanced set like the smoke benchmark, from another seed range). Guidance
-   amplifies the prompt's motion beyond what the motion score asks for (measured on the session-2
-   model: median motion 4.9 at a requested 2 with cfg 3, 3.2 with cfg 1), so it trades direction
+   amplifies the prompt's motion beyond what the motion score asks for (measured on an earlier
+   checkpoint: median motion 4.9 at a requested 2 with cfg 3, 3.2 with cfg 1), so it trades direction
    against motion control; no choice is made on the smoke set (the test set), which is only
    watched: the VAE's first-frame PSNR and reconstructions, and the final evaluation.
 
@@ -53,6 +53,8 @@ import torch
 import torch.nn.functional as F
 
 from stepeval.benchmark import synthetic as world
+from stepeval.metrics.synthetic import judge_direction
+from stepeval.stats import spearman
 
 from .. import sampler
 from ..config import DiTConfig, VAEConfig
@@ -83,7 +85,7 @@ class TinyRecipe:
     seed: int = 0
     threads: int = 2
     # VAE
-    # 1000 steps (session 3) ended with the loss still falling fast and some colour/shape pairs
+    # 1000 steps ended with the loss still falling fast and some colour/shape pairs
     # unlearned: a green diamond on a dark ground came back a yellow blob that wobbled, scoring 24
     # instead of 10. The DiT's held-out evaluations stopped improving after ~3000 steps, so the
     # time went from the DiT to the VAE.
@@ -104,11 +106,11 @@ class TinyRecipe:
     vae_mean_penalty: float = 1e-3  # keeps latents near unit scale (there is no latent scale factor)
     # MSE of frame differences 12 apart, in both VAE stages. The motion score compares frames 0 and
     # 12; a decoder that wobbles a shape slowly over those frames adds motion the latents do not hold.
-    # Measured on a 1500-clip run without it (benchmarks/RESULTS.md, session 3; 16 validation
+    # Measured on a 1500-clip run without it (benchmarks/RESULTS.md; 16 validation
     # scenes): reconstructions of a green diamond on a dark ground moving 0.21 px/frame scored 22
     # instead of 10; 400 more decoder fine-tune steps with this term raised Spearman(true,
     # reconstructed motion) 0.921 -> 0.959 and the generated clips' Spearman(requested, measured)
-    # 0.733 -> 0.805 (cfg 1.5), the DiT unchanged. Session 4 adds it to stage 1 too, so the encoder
+    # 0.733 -> 0.805 (cfg 1.5), the DiT unchanged. Stage 1 uses it too, so the encoder
     # also learns to keep what those frame pairs differ by; at weight 10 there (with 1600 steps and
     # more zooms) the green diamond came back right (10.7 for 10) and the validation Spearman rose
     # to 0.87, but the first-frame PSNR fell to 24.4 dB after stage 1 and 24.9 after stage 3, and
@@ -125,7 +127,7 @@ class TinyRecipe:
     train_clips: int = 1500
     # Camera moves in training, in CAMERAS order without "static" (the world's default draws
     # push-in / pull-out 10% each). Zooms are a quarter of the smoke set's items but were 10% of
-    # the training clips; the session-3 model's zooms barely followed the motion score (requested
+    # the training clips; a model trained on those zooms barely followed the motion score (requested
     # 2 / 5 / 10 measured 2.8 / 3.5 / 5.0 on a slow push-in) and most missed their direction
     # (validation, cfg 1.5: direction 0.92 without the zoom items, 0.71 with them).
     camera_weights: tuple[float, ...] = (0.15, 0.15, 0.15, 0.15, 0.2, 0.2)
@@ -171,7 +173,7 @@ def _to_tensor(frames_uint8: np.ndarray) -> torch.Tensor:
 
 
 def clip_motion_score(frames: np.ndarray, workdir: Path) -> float:
-    """The metrics issue's motion score of a clip, measured on its mp4 exactly as on a generation."""
+    """The harness's motion score (stepeval.metrics.motion) of a clip, measured on its mp4 exactly as on a generation."""
     from stepeval.metrics.motion import motion_score
     from stepeval.video import write_video
 
@@ -301,9 +303,9 @@ def reconstruction_check(vae: StepVideoVAE) -> dict:
             psnrs.append(psnr(_to_tensor(rec[:1])[0], x[0]))
             truth_motion.append(clip_motion_score(frames, Path(tmp)))
             rec_motion.append(clip_motion_score(rec, Path(tmp)))
-            correct += world.judge_direction(rec).label == scene.expected_flow
+            correct += judge_direction(rec).label == scene.expected_flow
     return {"first_frame_psnr": round(float(np.mean(psnrs)), 2), "direction_accuracy": round(correct / len(scenes), 3),
-            "motion_spearman": round(spearman(truth_motion, rec_motion), 3),
+            "motion_spearman": round(spearman(truth_motion, rec_motion).rho, 3),
             "motion_ratio_median": round(float(np.median(np.array(rec_motion) / np.array(truth_motion))), 3)}
 
 
@@ -503,12 +505,6 @@ def sample_video(dit: StepVideoModel, vae: StepVideoVAE, text: TextStack, prompt
     return frames_to_uint8(vae.decode(latents)[0])
 
 
-def spearman(a: list[float], b: list[float]) -> float:
-    import pandas as pd
-
-    return float(pd.Series(a).rank().corr(pd.Series(b).rank()))
-
-
 def validation_scenes(recipe: TinyRecipe, n: int) -> list[tuple[str, world.Scene]]:
     return world.smoke_scenes(n, seed=recipe.validation_seed)
 
@@ -540,10 +536,10 @@ def evaluate_samples(dit, vae, text: TextStack, recipe: TinyRecipe, n_items: int
                 measured.append(m)
                 by_score[s].append(m)
                 total += 1
-                correct += world.judge_direction(frames).label == scene.expected_flow
+                correct += judge_direction(frames).label == scene.expected_flow
     medians = [float(np.median(by_score[s])) for s in scores]
     return {"items": len(items), "first_frame_psnr": round(float(np.mean(psnrs)), 2),
-            "motion_spearman": round(spearman(requested, measured), 3),
+            "motion_spearman": round(spearman(requested, measured).rho, 3),
             "median_motion": [round(m, 2) for m in medians],
             "monotone": bool(all(a < b for a, b in zip(medians[:-1], medians[1:]))),
             "direction_accuracy": round(correct / max(1, total), 3), "direction_n": total,

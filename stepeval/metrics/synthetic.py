@@ -1,0 +1,207 @@
+"""The synthetic world's ground-truth metric: what a video made from a world scene got right.
+
+The world (stepeval.benchmark.synthetic) writes, beside each first frame and prompt, the scene's
+ground truth in labels.json; this metric measures a generated video against it:
+
+- `synthetic/direction_match`: 1 when the video's dominant on-screen motion (`judge_direction`) is
+  the one the prompt asked for, else 0;
+- `synthetic/first_frame_psnr` (dB) and `synthetic/first_frame_fidelity` (PSNR / 40 dB in [0, 1]):
+  the first generated frame against the input image;
+- `synthetic/consistency`: every frame against the input image at 8x8, mean PSNR / 40 dB in [0, 1]
+  (the world's motions, at most ~10 px, barely change an 8x8 average, while drifting colours, a
+  lost subject or noise do);
+- `synthetic/temporal_smoothness`: 1 - 10 x the mean |second temporal difference| / 255.
+
+Per video and metric one row in scores.parquet, plus the per-model means. `JUDGE_METRICS` maps the
+human protocol's three dimensions to these metrics for the automatic judge (stepeval.metrics.judge).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stepeval.benchmark import synthetic as world
+from stepeval.errors import UserError
+from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
+
+NAME = "synthetic"
+METRIC_DIRECTION = "synthetic/direction_match"  # 1 when the measured dominant flow is the prompt's
+METRIC_PSNR = "synthetic/first_frame_psnr"  # dB, first generated frame vs the input image
+METRIC_FIDELITY = "synthetic/first_frame_fidelity"  # PSNR / 40 dB clipped to [0, 1]
+METRIC_SMOOTHNESS = "synthetic/temporal_smoothness"  # 1 - 10 x mean |second temporal difference| / 255
+METRIC_CONSISTENCY = "synthetic/consistency"  # every frame vs the input image at 8x8: mean PSNR / 40 dB
+SYNTHETIC_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS)
+# The human protocol's three dimensions, decided by the world's ground truth (values in [0, 1]).
+JUDGE_METRICS: dict[str, tuple[str, ...]] = {
+    "instruction_adherence": (METRIC_DIRECTION,),
+    "consistency": (METRIC_CONSISTENCY,),
+    "physical_laws": (METRIC_SMOOTHNESS,),
+}
+JUDGE_MARGIN = 0.01
+JUDGE_STUDY_ID = "auto-synthetic"
+
+
+def judge_item_info(item_id: str) -> tuple[str, str]:
+    """(domain, aspect) of a world item for the judgments frame: the world's scenes are neither
+    Real nor Anime, and a report groups them as one domain."""
+    return "synthetic", "S"
+
+
+# ------------------------------------------------------------------------------------------------
+# The dominant on-screen motion of a clip
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class DirectionJudgment:
+    label: str  # one of world.FLOW_LABELS, or "none" when nothing moves
+    translation: tuple[float, float]  # mean flow (dx, dy) over moving pixels, px per frame
+    radial: float  # mean outward flow component over moving pixels, px per frame
+    moving_fraction: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge_direction(frames: np.ndarray, *, step: int = 4, min_flow: float = 0.02, relative: float = 0.25) -> DirectionJudgment:
+    """Dominant on-screen motion of a clip (T, H, W, 3 uint8).
+
+    Farneback flow between frames `step` apart (slow motions of a few tenths of a pixel per frame
+    add up to a measurable shift), averaged over the pixels that move: magnitude above `min_flow`
+    px and above `relative` x the clip's 99th-percentile magnitude (so a small moving subject is
+    not drowned by a still background, and codec noise is ignored). The larger of the mean
+    translation and the mean radial (outward) component decides: translation gives its dominant
+    axis and sign; radial gives `in` (content expands: the camera pushes in) or `out`.
+    Flow values are reported in px per frame."""
+    import cv2
+
+    if frames.ndim != 4 or frames.shape[0] < 2:
+        raise ValueError(f"need a clip of at least 2 frames (T, H, W, 3), got shape {frames.shape}")
+    step = max(1, min(step, frames.shape[0] - 1))
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames[::step]]
+    h, w = gray[0].shape
+    py, px = np.mgrid[0:h, 0:w].astype(np.float32)
+    ry, rx = py - (h - 1) / 2, px - (w - 1) / 2
+    norm = np.sqrt(rx**2 + ry**2) + 1e-6
+    flows = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0) / step for a, b in zip(gray[:-1], gray[1:])]
+    flow = np.stack(flows)  # [P, H, W, 2]
+    mag = np.linalg.norm(flow, axis=-1)
+    threshold = max(min_flow, relative * float(np.percentile(mag, 99)))
+    moving = mag > threshold
+    if not moving.any():
+        return DirectionJudgment("none", (0.0, 0.0), 0.0, 0.0)
+    dx = float(flow[..., 0][moving].mean())
+    dy = float(flow[..., 1][moving].mean())
+    rad = float(((flow[..., 0] * rx + flow[..., 1] * ry) / norm)[moving].mean())
+    if abs(rad) > math.hypot(dx, dy):
+        label = "in" if rad > 0 else "out"
+    elif abs(dx) >= abs(dy):
+        label = "right" if dx > 0 else "left"
+    else:
+        label = "down" if dy > 0 else "up"
+    return DirectionJudgment(label, (dx, dy), rad, float(moving.mean()))
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-video metrics, and scoring a run
+# ------------------------------------------------------------------------------------------------
+
+def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[dict[str, float], dict]:
+    """The world's per-video metrics for a clip (T, H, W, 3 uint8) made from `image` (H, W, 3)."""
+    import cv2
+
+    judged = judge_direction(frames)
+    psnr = _psnr(frames[0], image)
+    coarse = cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA)
+    consistency = float(np.mean([min(1.0, _psnr(cv2.resize(np.ascontiguousarray(f), (8, 8), interpolation=cv2.INTER_AREA), coarse) / 40.0)
+                                 for f in frames]))
+    f = frames.astype(np.float32)
+    second = float(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).mean()) if len(f) > 2 else 0.0
+    values = {METRIC_DIRECTION: float(judged.label == label["expected_flow"]), METRIC_PSNR: psnr,
+              METRIC_FIDELITY: float(np.clip(psnr / 40.0, 0.0, 1.0)), METRIC_CONSISTENCY: consistency,
+              METRIC_SMOOTHNESS: float(np.clip(1.0 - 10.0 * second / 255.0, 0.0, 1.0))}
+    details = {"expected_flow": label["expected_flow"], "judged": judged.to_dict()}
+    return values, details
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _benchmark_dir(run) -> Path | None:
+    """The run's benchmark folder (run.yaml's `config.benchmark.path`, wherever the current directory is)."""
+    return run.benchmark_path
+
+
+def score_run_synthetic(run, bench_dir: str | Path, *, model_tags=None, item_ids=None, rescore: bool = False,
+                        progress=None) -> ScoreReport:
+    """Score every ok video of `run` whose item has ground truth in `bench_dir`/labels.json; one row
+    per video and metric, plus per-model means. Resumable: videos already scored (same file) are
+    skipped. A broken video becomes failed rows and the batch carries on."""
+    from stepeval.images import prepare_image
+    from stepeval.metrics.common import RowBuffer, done_keys, model_mean_rows, run_videos, score_row, video_signature
+    from stepeval.video import read_video
+
+    labels = world.load_labels(bench_dir)
+    if labels is None:
+        raise UserError("no synthetic ground truth (labels.json) beside the benchmark", path=bench_dir,
+                        hint="the `synthetic` metric only applies to a synthetic-world benchmark")
+    settings_key = f"world-v{world.WORLD_VERSION}"
+    done = {} if rescore else done_keys(run, METRIC_DIRECTION, settings_key)
+    videos = [v for v in run_videos(run, model_tags=model_tags, item_ids=item_ids) if v.item_id in labels]
+    report = ScoreReport(NAME)
+    if progress:
+        progress(0, len(videos))
+    with RowBuffer(run) as buf:
+        for n, v in enumerate(videos, 1):
+            sig = video_signature(v.path)
+            if done.get(v.key) == sig:
+                report.skipped += 1
+            else:
+                try:
+                    frames = read_video(v.path)
+                    image = prepare_image(Path(bench_dir) / f"{v.item_id}.png", frames.shape[1], frames.shape[2])
+                    values, details = clip_metrics(frames, np.asarray(image), labels[v.item_id])
+                except Exception as exc:  # noqa: BLE001 - one broken video must not stop the batch
+                    error = f"{type(exc).__name__}: {exc}"
+                    for m in SYNTHETIC_METRICS:
+                        buf.add(score_row(v, m, None, status="failed", error=error, details={"settings_key": settings_key}))
+                    report.failed += 1
+                    report.errors.append(ScoreError(v.model_tag, v.item_id, v.sample, NAME, error))
+                else:
+                    details = {**details, "settings_key": settings_key, "video_signature": sig}
+                    for m, value in values.items():
+                        buf.add(score_row(v, m, value, details=details))
+                    report.scored += 1
+            if progress:
+                progress(n, len(videos))
+        tags = sorted({v.model_tag for v in videos})
+        if tags:
+            buf.flush()
+            for m in SYNTHETIC_METRICS:
+                buf.add(model_mean_rows(run, m, details={"settings_key": settings_key}, model_tags=tags))
+    return report
+
+
+class SyntheticMetric(Metric):
+    """The registry's face of `score_run_synthetic` (entry point `synthetic`)."""
+
+    name = NAME
+    description = ("The synthetic world's ground truth: dominant motion direction vs the prompt's, first-frame PSNR and "
+                   "fidelity, consistency with the input image, temporal smoothness.")
+    columns = SYNTHETIC_METRICS
+    higher_is_better = True
+    device = "cpu"
+    benchmark = "a synthetic-world benchmark (its labels.json)"
+    settings = {"benchmark": "the synthetic benchmark folder (default: the run's)"}
+
+    def score(self, run, *, settings=None, model_tags=None, item_ids=None, rescore=False, log=None, progress=None) -> ScoreReport:
+        bench = (settings or {}).get("benchmark") or _benchmark_dir(run)
+        if bench is None:
+            raise UserError("the run names no benchmark, so there is no ground truth to score against", path=run.root,
+                            hint="pass the synthetic benchmark folder: --set synthetic.benchmark=PATH")
+        return score_run_synthetic(run, bench, model_tags=model_tags, item_ids=item_ids, rescore=rescore, progress=progress)
