@@ -108,19 +108,23 @@ def load_labels(path: str | Path, domains: dict[str, str] | None = None) -> pd.D
     if not path.is_file():
         raise UserError("label file not found", path=path, hint="pass a CSV (item_id,category), JSON or YAML file")
     domains = domains or {}
-    rows, unknown = [], []
+    rows, unknown, unknown_domains = [], [], set()
     for item, label in _read_pairs(path):
         domain = domains.get(item) or item.split("/", 1)[0]
         cat = _lookup(domain, label)
         if cat is None:
             unknown.append(f"{item}: {label!r}")
+            unknown_domains.add(domain)
             continue
         rows.append({"item_id": item, "domain": cat.domain, "group": cat.group, "category": cat.name, "slug": cat.slug})
     if unknown:
         raise UserError(
             f"{len(unknown)} unknown categor{'y' if len(unknown) == 1 else 'ies'} ({'; '.join(unknown[:3])})",
             path=path,
-            hint="use the names of the report's Table 1 (`python -c \"import reports.taxonomy as t; print(t.schema_frame())\"`)",
+            # The names themselves: a printed DataFrame elides the category column in a terminal.
+            hint="use a category of the report's Table 1 ("
+                 + "; ".join(f"{d}: {', '.join(c.name for c in SCHEMA if c.domain == d)}"
+                             for d in (sorted(unknown_domains & set(DOMAINS)) or DOMAINS)) + ")",
         )
     if not rows:
         raise UserError("the label file holds no labels", path=path)

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from stepeval.errors import UserError
@@ -172,7 +171,3 @@ class StepVideoTI2V:
             from rich.console import Console  # noqa: PLC0415
 
             Console(stderr=True).print(plan.render(), markup=False, highlight=False)
-
-
-def frames_array(result: GenerationResult) -> np.ndarray:
-    return result.frames if isinstance(result.frames, np.ndarray) else np.stack(list(result.frames))

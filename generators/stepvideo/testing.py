@@ -1,8 +1,11 @@
-"""Test helpers: write a complete hub-layout Step-Video-TI2V folder with random weights.
+"""Public testing API: a complete hub-layout Step-Video-TI2V folder with random weights.
 
-No weights can be downloaded on our machines, so tests load
-folders written here: the real formats (safetensors shards + index, the VAE's conv_out naming,
-a trained SentencePiece model, a transformers BERT with its vocab) with random weights of a preset.
+For tests of code that reads or runs Step-Video-TI2V checkpoints (conversion, sharding, offload and
+parallel set-ups, a pipeline of your own) without the released weights (tens of gigabytes):
+`write_random_checkpoint(model_dir, preset="tiny")` writes the real formats (safetensors shards +
+index, the VAE's conv_out naming, a trained SentencePiece model, a transformers BERT with its vocab)
+filled with random weights of a preset, which `StepVideoTI2V(model_dir)` loads like the release.
+stepeval's tests and benchmarks use it the same way.
 """
 
 from __future__ import annotations
@@ -115,3 +118,6 @@ def write_random_checkpoint(model_dir: str | Path, preset: str = "tiny", seed: i
         "stepeval_preset": preset, "stepeval_seed": seed,
     }, indent=2))
     return root
+
+
+__all__ = ["CORPUS", "train_sentencepiece", "write_clip", "write_random_checkpoint"]

@@ -189,7 +189,8 @@ def import_cmd(
     # The run's items: the whole subset when one was asked for, else the items the folder covers.
     covered = {m.item_id for m in mapped} & set(loaded.ids) if subset.is_all else set(loaded.ids)
     given = {"benchmark": {"path": str(benchmark), "kind": kind, "name": loaded.name}}
-    if not subset.is_all:
+    if not subset.is_all and not (root / "run.yaml").exists():
+        # An import into an existing run adds its items but keeps the subset generation recorded.
         given["subset"] = subset.to_dict()
     run = Run.create(root, given,
                      command=_command_line(), items=sorted(covered),

@@ -1,7 +1,16 @@
-"""Test helpers for the metrics: random VBench weights and a small run of toy baseline videos.
+"""Public testing API for metrics: a run of toy videos with a known answer, and random VBench weights.
+
+For the tests of your own metric (a scorer registered in `stepeval.metrics`) and of your own VBench
+set-up; stepeval's tests and benchmarks use it the same way.
+
+- `make_toy_run(run_dir, benchmark, item_ids)`: a run directory as `stepeval generate` leaves it,
+  holding for every item a still clip (`static`) and one whose view slides sideways (`shift`), so a
+  motion or consistency metric has an obvious right order.
+- `write_random_weights(root)`: random-weight checkpoints of the architectures VBench-I2V loads, so
+  the real vbench code runs end to end on a machine that cannot download its weights.
 
     python -m stepeval.metrics.testing write-random-weights [--root DIR] [--env PATH] [--dims a,b]
-    python -m stepeval.metrics.testing toy-run RUN_DIR BENCHMARK [--items N]
+    python -m stepeval.metrics.testing toy-run RUN_DIR BENCHMARK --ids ID1,ID2
 
 Random weights are written under their own root (default ~/.cache/stepeval/vbench-random-weights,
 with `vbench/` as VBENCH_CACHE_DIR and `torch/` as TORCH_HOME), never into a user's real caches, and
@@ -130,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+__all__ = ["RANDOM_WEIGHT_DIMS", "TOY_TAGS", "default_random_root", "make_toy_run", "random_weight_dirs", "toy_frames", "write_random_weights"]
 
 
 if __name__ == "__main__":

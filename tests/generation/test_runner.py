@@ -137,12 +137,14 @@ def test_items_without_images_are_skipped_and_reported_or_get_placeholders(tmp_p
 
 def test_a_sweep_reuses_no_tag_and_config_dict_api(tmp_path):
     bench = make_folder_benchmark(tmp_path / "bench", 2)
-    config = {"benchmark": str(bench), "run_dir": str(tmp_path / "run"), "models": [{"name": "camera", "params": SIZE, "sweep": {"travel": [0.2, 0.4]}}], "metrics": {"x": 1}}
+    config = {"benchmark": str(bench), "run_dir": str(tmp_path / "run"), "models": [{"name": "camera", "params": SIZE, "sweep": {"travel": [0.2, 0.4]}}],
+              "metrics": {"motion_score": {"every": 6}}}
     summary = generate_run(config, console=Console(file=open(os.devnull, "w")), show_progress=False)
     assert sorted(summary["models"]) == ["camera@height=48,num_frames=6,travel=0.2,width=64", "camera@height=48,num_frames=6,travel=0.4,width=64"]
     assert all(m["ok"] == 2 for m in summary["models"].values())
     run = Run.open(tmp_path / "run")
     assert [m.tag for m in run.config.models] == sorted(summary["models"])
+    assert run.config.metrics == {"motion_score": {"every": 6}}  # sections generation does not read are kept in run.yaml
 
 
 def test_config_errors_are_user_errors(tmp_path):
