@@ -25,7 +25,7 @@ def _config(tmp_path, **more):
 
 
 def test_create_records_config_and_environment(tmp_path):
-    run = Run.create(tmp_path / "r", _config(tmp_path, models=[{"name": "static", "tag": "static"}]), command="stepeval generate", items=["b", "a"])
+    Run.create(tmp_path / "r", _config(tmp_path, models=[{"name": "static", "tag": "static"}]), command="stepeval generate", items=["b", "a"])
     meta = yaml.safe_load((tmp_path / "r" / "run.yaml").read_text())
     assert meta["schema_version"] == 2
     assert meta["config"]["models"] == [{"name": "static", "params": {}, "tag": "static"}]

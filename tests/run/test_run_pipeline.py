@@ -102,5 +102,5 @@ def test_shipped_configs_parse():
     for name in ("smoke", "motion-sweep", "step-video-ti2v-eval", "ci-real-sample"):
         path = pipeline_run.resolve_config_path(name)
         cfg = pipeline_run.load_config(path)
-        assert cfg["models"] and cfg["metrics"], name
+        assert cfg.models and cfg.metrics, name
     assert pipeline_run.resolve_config_path(None).name == "smoke.yaml"
