@@ -23,7 +23,7 @@ from pathlib import Path
 
 from reports.build import ReportOptions, assemble_report, write_report
 from reports.inputs import load_inputs
-from reports.synthetic import make_run, step_eval_items
+from reports.testing import make_run, step_eval_items
 
 MODELS = [
     "stepvideo-ti2v@motion_score=2", "stepvideo-ti2v@motion_score=5", "stepvideo-ti2v@motion_score=10",

@@ -240,9 +240,8 @@ def _nan_none(value: Any):
 def run_summary(run: Run) -> dict[str, float]:
     """The numbers a regression check compares: per model tag, the mean of each metric over its
     videos, and for model families with a motion_score sweep, Spearman(requested, measured)."""
-    from stepeval.generation.tags import requested_value, tag_family
+    from stepeval.metrics.calibration import run_calibration
     from stepeval.metrics.common import MODEL_ITEM
-    from stepeval.stats import spearman
 
     scores = run.scores.latest(("model_tag", "item_id", "sample", "metric"))
     out: dict[str, float] = {}
@@ -255,15 +254,12 @@ def run_summary(run: Run) -> dict[str, float]:
     # An empty generations table has no columns to group by.
     for tag, grp in (gens.groupby("model_tag") if not gens.empty else ()):
         out[f"{tag}/videos_ok"] = float((grp["status"] == "ok").sum())
-    # Motion control: requested vs measured over every (item, setting) of a motion_score sweep,
-    # within a family (the tag less motion_score), so other swept settings are never pooled.
-    motion = ok[ok["metric"] == "motion_score"].copy()
-    motion["family"] = [tag_family(t, "motion_score") for t in motion["model_tag"]]
-    motion["requested"] = [requested_value(t, "motion_score") for t in motion["model_tag"]]
-    for family, grp in motion.dropna(subset=["requested"]).groupby("family"):
-        if grp["requested"].nunique() > 1:
-            rho = spearman(grp["requested"], grp["value"]).rho
-            out[f"{family}/motion_spearman"] = round(float(rho), 4)
+    # Motion control: Spearman(requested, measured) per family of a motion_score sweep (the tag less
+    # motion_score, so other swept settings are never pooled), as motion calibration computes it.
+    _, families = run_calibration(run, "motion_score")
+    for row in families.itertuples():
+        if row.levels > 1:
+            out[f"{row.family}/motion_spearman"] = round(float(row.rho_measured), 4)
     return out
 
 

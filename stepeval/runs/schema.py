@@ -281,6 +281,10 @@ def read_config_file(path: Path) -> dict:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UserError(f"cannot read the config ({exc})", path=path, hint="fix the YAML syntax") from exc
+    if isinstance(data, dict) and "config" in data and ("schema_version" in data or "stepeval_run" in data):
+        # A run directory's run.yaml: its `config:` is the run's config, with paths relative to the
+        # run directory, which is this file's folder (the tour's `generate --config run.yaml`).
+        data = upgrade(data, path.resolve().parent)["config"]
     cfg = validate_config(data, where=path)
     base = path.resolve().parent
     if cfg.benchmark.path is not None:

@@ -65,7 +65,7 @@ def make_run(root: Path, step_eval_root: Path, n_items: int = 4, *, tags=(MODEL_
             if not path.exists():
                 write_video(path, _frames(image, tag), FPS)
             rows.append({
-                "model_tag": tag, "item_id": it.id, "sample": 0, "seed": 0, "generator": tag.split("@")[0],
+                "model_tag": tag, "item_id": it.id, "sample": 0, "seed": 0, "generator": parse_tag(tag)[0],
                 "parameters": json.dumps({}), "fps": FPS, "frames": 10, "width": SIZE[1], "height": SIZE[0],
                 "seconds": 0.01, "peak_memory_bytes": None, "status": "ok", "error": None, "traceback": None,
                 "video_path": str(path.relative_to(run.root)), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

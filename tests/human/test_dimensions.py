@@ -21,7 +21,7 @@ def test_every_dimension_has_a_name_title_label_and_short_label():
 def test_reports_take_names_labels_and_columns_from_stepeval_human():
     import reports.build as build
     import reports.judgments as judgments
-    import reports.synthetic as synthetic
+    import reports.testing as synthetic
 
     assert judgments.COLUMNS is JUDGMENT_COLUMNS
     assert list(JUDGMENT_COLUMNS) == FRAME_COLUMNS

@@ -9,7 +9,7 @@ import pytest
 
 from reports import build_report
 from stepeval.runs import Run
-from reports.synthetic import make_run, step_eval_items
+from reports.testing import make_run, step_eval_items
 from stepeval.errors import UserError
 
 MODELS = ["stepvideo-ti2v@motion_score=2", "stepvideo-ti2v@motion_score=10", "static"]

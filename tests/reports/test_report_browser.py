@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from reports import build_report
-from reports.synthetic import make_run, score_rows, step_eval_items
+from reports.testing import make_run, score_rows, step_eval_items
 from tests.browser import chromium_page
 
 XSS_PROMPT = "<script>alert(1)</script>"

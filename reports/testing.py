@@ -1,5 +1,6 @@
-"""A synthetic run (run.yaml, generations.parquet, scores.parquet) and judgments, for previews,
-benchmarks and tests. No video is written: reports never read videos.
+"""Public testing helpers of the reports package: a synthetic run (run.yaml, generations.parquet,
+scores.parquet) and judgments with known strengths, for report previews, benchmarks and the tests of
+anyone building on the report. No video is written: the report's tables never read videos.
 
 Items follow Step-Video-TI2V-Eval's ids and counts (real H 95, S 11, V 72; anime H 10, S 20, V 90).
 Judgments follow a Bradley-Terry model with the given log-strengths and a tie probability, each
