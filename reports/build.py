@@ -154,6 +154,10 @@ def _pick_focal(options: ReportOptions, inputs: ReportInputs, judged: list[str])
                 hint=f"choose one of: {', '.join(judged)}",
             )
         return wanted
+    # One study (one pair of models): read it from its model A's side, as the study was set up.
+    pairs = set(zip(inputs.judgments["model_a"], inputs.judgments["model_b"])) if len(inputs.judgments) else set()
+    if len(pairs) == 1:
+        return next(iter(pairs))[0]
     for m in inputs.models:
         if m in judged:
             return m

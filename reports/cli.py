@@ -52,7 +52,7 @@ def report(
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Taxonomy label file (CSV item_id,category; or JSON/YAML) for the per-category breakdown.")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for every interval (0 = none).")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every bootstrap (recorded in the report).")] = 0,
-    focal: Annotated[Optional[str], typer.Option("--focal", help="Model tag of Table 2's focal model (default: run.yaml report.focal, else the first judged model).")] = None,
+    focal: Annotated[Optional[str], typer.Option("--focal", help="Model tag of Table 2's focal model (default: run.yaml report.focal; for one study its model A; else the first judged model).")] = None,
     auto: Annotated[bool, typer.Option("--auto/--no-auto", help="Add metric-derived pairwise judgments (a separate section, labelled AUTO).")] = True,
 ) -> None:
     """Build the report of RUN."""

@@ -9,8 +9,9 @@ round) -> `stepeval report --annotations --labels`. The assertions are what a us
 run's prompts in index.html, the run's item count (not the benchmark's), Table 2 equal to the
 judgments made, the motion scores per model, run.yaml at schema_version 2.
 
-Nothing here writes a command's input by hand: every file a command reads was written by an earlier
-command of the same walk.
+No file that one command writes for another is written by hand here: run.yaml, the videos, the
+scores, the study, the tokens and the judgments all come from the earlier commands of the same walk
+(only what a user writes is: the run config, the engine's folder of videos, the label file).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from stepeval.human.dimensions import to_screen
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "annotation_app" / "app.py")
-SMALL = ["--set", "height=64", "--set", "width=96", "--set", "num_frames=17", "--set", "fps=8"]
 SMALL_PARAMS = {"height": 64, "width": 64, "num_frames": 17, "fps": 8}
 
 # The two judgments entered in the app, in model terms (A = the study's model A). Per dimension,
@@ -103,7 +103,7 @@ def made_by_generate(work, step_eval_root) -> Made:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         code = main(["generate", str(step_eval_root), "--model", "static", "--model", "camera", "--present-only", "--sample", "6",
-                     "--name", "quick", *SMALL])
+                     "--name", "quick", "--set", "height=64", "--set", "width=96", "--set", "num_frames=17", "--set", "fps=8"])
     assert code == 0
     root = work / "runs" / "quick"
     tags = sorted(p.name for p in (root / "videos").iterdir())
@@ -115,19 +115,22 @@ def made_by_generate(work, step_eval_root) -> Made:
 
 @pytest.fixture(scope="module")
 def made_by_import(work, made_by_generate, step_eval_root) -> Made:
-    """Two engines' videos (copies of what `generate` wrote) imported with `--ids` into a new run."""
+    """Two engines' videos (copies of what `generate` wrote) imported with `--ids` into a new run, in
+    batches of three items, as an engine delivers them. The run's items are the union of what the
+    invocations selected (run.yaml `items`), not one invocation's `--ids`."""
     src = made_by_generate
     ids = src.items
     run_dir = work / "runs" / "imported"
-    for engine, tag in (("kling-1.6", src.tags[0]), ("hailuo-02", src.tags[1])):
+    for engine, tag, batches in (("kling-1.6", src.tags[0], [ids[:3], ids[3:]]), ("hailuo-02", src.tags[1], [ids[3:], ids[:3]])):
         folder = work / "engine-out" / engine
         for item_id in ids:
             dst = folder / f"{item_id}.mp4"
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src.root / "videos" / tag / f"{item_id}.mp4", dst)
-        code = main(["generate", "import", str(step_eval_root), str(folder), "--engine", engine, "--ids", ",".join(ids),
-                     "--date", "2025-03-01", "--run-dir", str(run_dir)])
-        assert code == 0
+        for batch in batches:
+            code = main(["generate", "import", str(step_eval_root), str(folder), "--engine", engine, "--ids", ",".join(batch),
+                         "--date", "2025-03-01", "--run-dir", str(run_dir)])
+            assert code == 0
     return Made("import", run_dir, work, ids, src.prompts, model_a="kling-1.6", model_b="hailuo-02", tags=["kling-1.6", "hailuo-02"])
 
 
@@ -217,15 +220,12 @@ def report_facts(report: Path) -> dict[str, str]:
 
 
 def table2_from_a(report: Path, model_a: str, model_b: str) -> dict[str, tuple[int, int, int]]:
-    """Table 2 (tables/table2.csv) summed over domains, per dimension, as W/T/L from model A's side."""
+    """Table 2 (tables/table2.csv) summed over domains, per dimension, as W/T/L; a report of one
+    study reads it from the study's model A's side."""
     t2 = pd.read_csv(report / "tables" / "table2.csv", keep_default_na=False)
-    pair = t2[((t2["focal"] == model_a) & (t2["opponent"] == model_b)) | ((t2["focal"] == model_b) & (t2["opponent"] == model_a))]
-    assert len(pair), f"no Table 2 row for {model_a} vs {model_b}: {t2[['focal', 'opponent']].drop_duplicates().values.tolist()}"
-    out = {}
-    for dim, rows in pair.groupby("dimension"):
-        w, t, losses = int(rows["wins"].sum()), int(rows["ties"].sum()), int(rows["losses"].sum())
-        out[dim] = (w, t, losses) if rows["focal"].iloc[0] == model_a else (losses, t, w)
-    return out
+    pair = t2[(t2["focal"] == model_a) & (t2["opponent"] == model_b)]
+    assert len(pair), f"no Table 2 row with {model_a} as focal against {model_b}: {t2[['focal', 'opponent']].drop_duplicates().values.tolist()}"
+    return {dim: (int(rows["wins"].sum()), int(rows["ties"].sum()), int(rows["losses"].sum())) for dim, rows in pair.groupby("dimension")}
 
 
 def expected_table2() -> dict[str, tuple[int, int, int]]:
@@ -296,17 +296,13 @@ def test_walk_generate_score_study_app_export_import_report(made: Made, monkeypa
     back = {(r["item_id"], r["dimension"]): r["outcome"] for r in map(json.loads, flipped.read_text(encoding="utf-8").splitlines())}
     assert back == {k: {"A": "B", "B": "A"}.get(v, v) for k, v in got.items()}
 
-    # stepeval report RUN --annotations judgments.jsonl --labels labels.csv (the taxonomy labels are
-    # Step-Video-TI2V-Eval's: the synthetic world has none)
-    labelled = made.writer != "run"
-    label_args = []
-    if labelled:
-        labels = made.work / f"labels-{made.writer}.csv"
-        categories = {item: ("I2V Subject" if k % 2 == 0 else "I2V Background") for k, item in enumerate(made.items)}
-        labels.write_text("item_id,category\n" + "".join(f"{i},{c}\n" for i, c in categories.items()), encoding="utf-8")
-        label_args = ["--labels", str(labels)]
+    # stepeval report RUN --annotations judgments.jsonl --labels labels.csv (categories of the report's
+    # Table 1; both domains have these two)
+    labels = made.work / f"labels-{made.writer}.csv"
+    categories = {item: ("I2V Subject" if k % 2 == 0 else "I2V Background") for k, item in enumerate(made.items)}
+    labels.write_text("item_id,category\n" + "".join(f"{i},{c}\n" for i, c in categories.items()), encoding="utf-8")
     capsys.readouterr()
-    assert main(["report", str(root), "--annotations", str(jfile), *label_args, "--bootstrap", "20"]) == 0
+    assert main(["report", str(root), "--annotations", str(jfile), "--labels", str(labels), "--bootstrap", "20"]) == 0
     report = root / "report"
     index = html.unescape((report / "index.html").read_text(encoding="utf-8"))
     missing_prompts = [i for i, p in made.prompts.items() if p.strip() not in index]
@@ -327,12 +323,84 @@ def test_walk_generate_score_study_app_export_import_report(made: Made, monkeypa
         mean = float((rows_t["mean"] * rows_t["videos"]).sum() / n)
         assert mean == pytest.approx(float(motion.loc[motion["model_tag"] == tag, "value"].mean()), rel=1e-6), tag
     # the labels: a per-category breakdown with the categories given
-    if labelled:
-        by_category = [t for k, t in tables.items() if k.endswith("by-category")]
-        assert by_category, sorted(tables)
-        assert {"I2V Subject", "I2V Background"} <= {str(v) for t in by_category for r in t["rows"] for v in r.values()}
+    by_category = [t for k, t in tables.items() if k.endswith("by-category")]
+    assert by_category, sorted(tables)
+    assert {"I2V Subject", "I2V Background"} <= {str(v) for t in by_category for r in t["rows"] for v in r.values()}
 
     # the same report from the fresh store the judgments were imported into
     again = made.work / f"report-from-store-{made.writer}"
     assert main(["report", str(root), "--annotations", str(fresh), "--bootstrap", "0", "--format", "csv", "--out", str(again)]) == 0
     assert table2_from_a(again, made.model_a, made.model_b) == expected_table2()
+
+
+# -- run.yaml read back by the commands that take a config ----------------------------------------------
+
+
+def test_run_yaml_is_a_config_that_generate_and_config_check_read(made_by_generate, made_by_run, monkeypatch, capsys):
+    """The tour's `stepeval generate --config runs/quick/run.yaml`: the run.yaml `stepeval generate`
+    wrote is the config of that same run, so reading it back resumes it and makes nothing new."""
+    root = made_by_generate.root
+    assert main(["config", "check", str(root / "run.yaml")]) == 0
+    assert "ok (2 model setting(s)" in capsys.readouterr().err
+    assert main(["config", "check", str(made_by_run.root / "run.yaml")]) == 0
+    before = yaml.safe_load((root / "run.yaml").read_text(encoding="utf-8"))
+    monkeypatch.chdir(made_by_generate.work)
+    assert main(["generate", "--config", "runs/quick/run.yaml"]) == 0
+    assert not (made_by_generate.work / "runs" / "step-video-ti2v-eval").exists()  # not a new run named after the benchmark
+    summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))["generation"]
+    assert summary["this_invocation"] == {"ok": 0, "failed": 0, "refused": 0, "already_done": 12}
+    after = yaml.safe_load((root / "run.yaml").read_text(encoding="utf-8"))
+    assert after["items"] == before["items"] and len(after["invocations"]) == len(before["invocations"]) + 1
+    assert after["config"]["benchmark"] == before["config"]["benchmark"]
+
+
+# -- stepeval annotate serve -----------------------------------------------------------------------------
+
+
+def test_annotate_serve_from_another_directory_answers_on_localhost(made_by_generate, tmp_path, capsys):
+    """`stepeval annotate serve RUN` (relative path, another working directory) on 127.0.0.1: healthy,
+    serves the app page, stops on SIGTERM. A run without a study is refused with the fix."""
+    import signal
+    import socket
+    import time
+
+    made = made_by_generate
+    db = tmp_path / "serve.sqlite"
+    assert main(["annotate", "serve", str(made.root), "--db", str(db)]) == 2
+    assert "no study" in capsys.readouterr().err
+    assert main(["annotate", "create-study", str(made.root), "--model-a", made.model_a, "--model-b", made.model_b,
+                 "--annotator", "alice", "--db", str(db)]) == 0
+    capsys.readouterr()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cwd = tmp_path / "somewhere"
+    cwd.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "stepeval.cli.main", "annotate", "serve", os.path.relpath(made.root, cwd),
+                             "--port", str(port), "--db", str(db)],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the app did not become healthy"
+            time.sleep(0.2)
+        with urllib.request.urlopen(base, timeout=10) as r:
+            assert r.status == 200 and "<html" in r.read().decode("utf-8", errors="replace").lower()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+    assert f"http://127.0.0.1:{port}" in out.decode(errors="replace") and "?view=admin" in out.decode(errors="replace")

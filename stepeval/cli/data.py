@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from stepeval.benchmark import LoadedBenchmark, load_benchmark
@@ -157,7 +157,7 @@ def fetch(
             from stepeval.errors import UserError
 
             raise UserError(f"{len(unknown)} id(s) not in the benchmark: {', '.join(unknown[:5])}")
-    with Progress(TextColumn("[bold]fetch"), BarColumn(), TextColumn("{task.completed}/{task.total} files"), DownloadColumn(), TimeRemainingColumn(), console=console) as progress:
+    with Progress(TextColumn("[bold]fetch"), BarColumn(), TextColumn("{task.completed}/{task.total} files"), TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("fetch", total=2 * len(entries))
         report = fetch_benchmark(dest, source=source, entries=entries, workers=workers, on_file=lambda rel, size: progress.advance(task))
     console.print(f"downloaded {len(report.downloaded)}, resumed {len(report.resumed)}, already verified {len(report.skipped)}, failed {len(report.failed)}")

@@ -458,7 +458,7 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
         runner.generate_all(work)
         ctx.barrier()
         summary = {
-            "run_dir": str(run.root),
+            "run_dir": str(run.root.resolve()),
             "benchmark": loaded.name,
             "items": len(items),
             "num_samples": cfg.num_samples,

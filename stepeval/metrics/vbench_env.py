@@ -194,7 +194,11 @@ def setup_env(path: Path | None = None, *, force: bool = False, python: str | No
     path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     if not py.exists():
-        res = _run([python or sys.executable, "-m", "venv", str(path)], log)
+        try:
+            res = _run([python or sys.executable, "-m", "venv", str(path)], log)
+        except OSError as exc:  # --python names no runnable interpreter
+            raise UserError(f"cannot run the interpreter {python or sys.executable} ({exc.strerror})", path=path,
+                            hint="pass --python the path of an existing Python interpreter, or leave it out to use this one") from exc
         if res.returncode != 0:
             raise UserError(f"cannot create a venv ({res.stderr.strip()[-300:]})", path=path, hint="check the folder is writable and python has the venv module")
     info_file.unlink(missing_ok=True)

@@ -272,7 +272,8 @@ def invalid(where: str | Path, problems: list[str]) -> UserError:
 
 def read_config_file(path: Path) -> dict:
     """A config file, checked, with its relative paths made relative to its own folder; returned as
-    the keys it sets, so command-line flags can still be laid over it before `validate_config`."""
+    the keys it sets, so command-line flags can still be laid over it before `validate_config`.
+    A run's run.yaml is read as the config of that run."""
     import yaml
 
     if not path.is_file():
@@ -282,9 +283,7 @@ def read_config_file(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UserError(f"cannot read the config ({exc})", path=path, hint="fix the YAML syntax") from exc
     if isinstance(data, dict) and "config" in data and ("schema_version" in data or "stepeval_run" in data):
-        # A run directory's run.yaml: its `config:` is the run's config, with paths relative to the
-        # run directory, which is this file's folder (the tour's `generate --config run.yaml`).
-        data = upgrade(data, path.resolve().parent)["config"]
+        data = _config_of_record(data, path)
     cfg = validate_config(data, where=path)
     base = path.resolve().parent
     if cfg.benchmark.path is not None:
@@ -295,6 +294,17 @@ def read_config_file(path: Path) -> dict:
         if isinstance(model.params.get("model_dir"), str):
             model.params["model_dir"] = str(_under(base, model.params["model_dir"]))
     return cfg.model_dump(exclude_unset=True)
+
+
+def _config_of_record(raw: dict, path: Path) -> dict:
+    """A run's own run.yaml used as a config: the same run again (resume, or more ranks), on exactly
+    the items it recorded."""
+    body = upgrade(raw, path.parent)
+    config = dict(body.get("config") or {})
+    config.setdefault("run_dir", str(path.parent))
+    if body.get("items"):
+        config["subset"] = {"ids": list(body["items"])}
+    return config
 
 
 def _under(base: Path, value: str) -> Path:
