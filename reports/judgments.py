@@ -19,16 +19,15 @@ import pandas as pd
 
 from stepeval.errors import UserError
 from stepeval.human.dimensions import DIMENSION_NAMES, dimension_label
-from stepeval.human.schema import JUDGMENT_COLUMNS
+from stepeval.human.schema import JUDGMENT_BOOL_COLUMNS, JUDGMENT_COLUMNS, JUDGMENT_TEXT_COLUMNS
 from stepeval.stats import encode_outcomes
 
 #: The contract's columns, owned by `stepeval.human.schema`; the name report modules use.
 COLUMNS = JUDGMENT_COLUMNS
 #: Columns without which no table can be built; the others are filled with neutral values.
 REQUIRED = ("run_name", "item_id", "annotator", "dimension", "model_a", "model_b", "outcome")
-BOOL_COLUMNS = ("swapped", "is_gold", "cannot_judge")
-TEXT_COLUMNS = ("study_id", "run_name", "item_id", "domain", "aspect", "annotator", "task_id",
-                "dimension", "screen_label", "model_a", "model_b", "outcome", "created_at", "source")
+BOOL_COLUMNS = JUDGMENT_BOOL_COLUMNS
+TEXT_COLUMNS = JUDGMENT_TEXT_COLUMNS
 
 DOMAIN_NAMES = {"real": "Real", "anime": "Anime"}
 

@@ -26,7 +26,7 @@ from stepeval.human import assignment
 from stepeval.human.db import describe, friendly_errors, make_engines, resolve_url
 from stepeval.human.dimensions import DIMENSIONS, SCREEN_LABELS, Dimension, dimensions_from_dicts, to_outcome
 from stepeval.human.models import Annotator, Base, Judgment, JudgmentLabel, Study, StudyItem, Task
-from stepeval.human.schema import JUDGMENT_COLUMNS
+from stepeval.human.schema import JUDGMENT_COLUMNS, JUDGMENT_TYPES
 
 # The contract's columns as a list, the form DataFrame column selection takes.
 FRAME_COLUMNS = list(JUDGMENT_COLUMNS)
@@ -485,7 +485,7 @@ class AnnotationStore:
         if not include_superseded:
             df = df[df["revision"] == df["latest_revision"]]
         df = df.sort_values(["study_id", "annotator", "created_at", "task_id", "revision", "dimension"], kind="stable").reset_index(drop=True)
-        df = df.astype({"swapped": bool, "is_gold": bool, "cannot_judge": bool, "seconds": float})
+        df = df.astype({c: t for c, t in JUDGMENT_TYPES.items() if t is not str})
         if include_superseded:
             df["superseded"] = df["revision"] < df["latest_revision"]
             return df[[*FRAME_COLUMNS, "revision", "superseded"]]
