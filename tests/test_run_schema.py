@@ -45,7 +45,7 @@ def test_v1_generate_run_opens_and_is_upgraded_on_write(tmp_path, step_eval_root
     Run.create(root, {"models": [{"name": "noise", "tag": "noise"}]}, command="stepeval generate again")
     body = yaml.safe_load((root / "run.yaml").read_text())
     assert body["schema_version"] == SCHEMA_VERSION and "stepeval_run" not in body
-    assert body["config"]["benchmark"]["path"] == str(step_eval_root.resolve())
+    assert body["config"]["benchmark"]["path"] == str(step_eval_root)
     assert [m["tag"] for m in body["config"]["models"]] == ["static", "camera", "noise"]
     assert len(body["invocations"]) == 2 and body["created_at"] == "2026-12-02T00:39:20+0000"
 
@@ -54,7 +54,7 @@ def test_v1_import_run_keeps_its_provenance(tmp_path, step_eval_root, monkeypatc
     monkeypatch.chdir(tmp_path)
     root = _v1_run(tmp_path, "import.yaml", os.path.relpath(step_eval_root, tmp_path), "imp")
     run = Run.open(root)
-    assert run.benchmark_path == step_eval_root.resolve()
+    assert run.benchmark_path.resolve() == step_eval_root.resolve()
     assert run.record.imports["kling-1.6"].engine == "kling-1.6"
     assert run.record.imports["kling-1.6"].settings == {"resolution": "720p"}
     assert run.config.subset.ids == ["anime/S/048", "anime/H/033", "anime/V/108", "real/S/073", "real/H/100", "real/V/019"]

@@ -38,7 +38,7 @@ def test_create_records_config_and_environment(tmp_path):
     assert [m["tag"] for m in meta["config"]["models"]] == ["static", "camera"]
     assert [i["command"] for i in meta["invocations"]] == ["stepeval generate", "again"]
     reopened = Run.open(tmp_path / "r")
-    assert reopened.benchmark_path == (tmp_path / "bench").resolve()
+    assert reopened.benchmark_path == (tmp_path / "bench").absolute()
     assert reopened.item_ids == ["a", "b", "c"]
     assert reopened.configured_tags() == ["static", "camera"]
 

@@ -14,6 +14,7 @@ A run is created once and reopened to resume; only one process may write a run a
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -277,9 +278,11 @@ def _store_paths(config: dict, root: Path) -> dict:
     if isinstance(bench, (str, Path)):
         bench = {"path": str(bench)}
     if isinstance(bench, dict) and bench.get("path"):
-        path = Path(str(bench["path"])).expanduser().resolve()
+        # Absolute as the user named it (a symlinked data folder stays the link), and relative when
+        # it lies inside the run directory.
+        path = Path(os.path.normpath(Path(str(bench["path"])).expanduser().absolute()))
         try:
-            stored = path.relative_to(root.resolve()).as_posix()
+            stored = path.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             stored = str(path)
         out["benchmark"] = {**bench, "path": stored}
@@ -294,7 +297,7 @@ def _store_paths(config: dict, root: Path) -> dict:
 
 def _check_same_benchmark(old: RunConfig, new: RunConfig, path: Path) -> None:
     a, b = old.benchmark.path, new.benchmark.path
-    if a and b and a != b:
+    if a and b and (path.parent / a).resolve() != (path.parent / b).resolve():
         raise UserError(
             f"this run was made on the benchmark {a}, not {b}",
             path=path,

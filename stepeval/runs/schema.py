@@ -361,7 +361,7 @@ def _locate_v1_path(value: str, run_root: Path) -> str:
     if path.is_absolute():
         return str(path)
     if path.exists():
-        return str(path.resolve())
+        return str(path.absolute())
     parts = path.parts
     for start in range(len(parts)):
         if parts[start] == "..":

@@ -64,6 +64,13 @@ def test_leaderboard_page_in_chromium(report, artifacts_dir):
         page.locator("#leaderboard").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "report_index.png"), full_page=False)
         page.screenshot(path=str(artifacts_dir / "report_index_full.png"), full_page=True)
+        # The run's items with their prompts, the hostile one as a cell's text.
+        items = page.locator("#table-run-items table")
+        assert items.locator("tbody tr").count() == 12
+        assert items.get_by_role("cell", name=XSS_PROMPT, exact=True).count() == 1
+        assert items.get_by_role("cell", name="镜头缓缓拉近 prompt 3", exact=True).count() == 1
+        page.locator("#run-items").scroll_into_view_if_needed()
+        page.locator("#run-items").screenshot(path=str(artifacts_dir / "report_run_items.png"))
         assert errors == [] and dialogs == []
 
 
