@@ -360,9 +360,7 @@ def test_run_yaml_is_a_config_that_generate_and_config_check_read(made_by_genera
 def test_annotate_serve_from_another_directory_answers_on_localhost(made_by_generate, tmp_path, capsys):
     """`stepeval annotate serve RUN` (relative path, another working directory) on 127.0.0.1: healthy,
     serves the app page, stops on SIGTERM. A run without a study is refused with the fix."""
-    import signal
-    import socket
-    import time
+    from tests.human.helpers import serving
 
     made = made_by_generate
     db = tmp_path / "serve.sqlite"
@@ -372,35 +370,10 @@ def test_annotate_serve_from_another_directory_answers_on_localhost(made_by_gene
                  "--annotator", "alice", "--db", str(db)]) == 0
     capsys.readouterr()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     cwd = tmp_path / "somewhere"
     cwd.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "stepeval.cli.main", "annotate", "serve", os.path.relpath(made.root, cwd),
-                             "--port", str(port), "--db", str(db)],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the app did not become healthy"
-            time.sleep(0.2)
+    printed: list[str] = []
+    with serving(os.path.relpath(made.root, cwd), db=str(db), timeout_s=90, cwd=cwd, output=printed) as (base, _):
         with urllib.request.urlopen(base, timeout=10) as r:
             assert r.status == 200 and "<html" in r.read().decode("utf-8", errors="replace").lower()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-    assert f"http://127.0.0.1:{port}" in out.decode(errors="replace") and "?view=admin" in out.decode(errors="replace")
+    assert base in printed[0] and "?view=admin" in printed[0]

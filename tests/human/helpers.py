@@ -92,14 +92,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(run_root: Path, *, db: str | None = None, timeout_s: float = 60.0):
-    """`stepeval annotate serve RUN` on a free port of 127.0.0.1; yields (base URL, seconds to healthy)."""
+def serving(run_root: Path | str, *, db: str | None = None, timeout_s: float = 60.0, cwd: Path | None = None,
+            output: list[str] | None = None):
+    """`stepeval annotate serve RUN` on a free port of 127.0.0.1, started in `cwd`; yields (base URL,
+    seconds to healthy). After the server stops, what it printed is appended to `output`."""
     port = free_port()
     cmd = [sys.executable, "-m", "stepeval.cli.main", "annotate", "serve", str(run_root), "--port", str(port)]
     if db:
         cmd += ["--db", db]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
+                            env={**os.environ, "COLUMNS": "200"})
     base = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -118,6 +121,9 @@ def serving(run_root: Path, *, db: str | None = None, timeout_s: float = 60.0):
     finally:
         os.killpg(proc.pid, 15)  # the session holds `stepeval` and its streamlit child
         try:
-            proc.wait(timeout=10)
+            out, _ = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
+            out, _ = proc.communicate()
+        if output is not None:
+            output.append(out.decode(errors="replace"))
