@@ -22,7 +22,7 @@ from reports import breakdowns, leaderboard, pairwise, statistics, vbench_table
 from reports.inputs import ReportInputs, load_inputs
 from reports.judgments import dimension_name, domain_name, ordered_dimensions, prepare_judgments
 from reports.render import charts
-from reports.render.formats import TABLE_FORMATS, table_json, to_markdown, write_table
+from reports.render.formats import TABLE_FORMATS, markdown_report, table_json, write_table
 from reports.render.html import render_page
 from reports.render.page import Block, Page, Section, slugify
 from reports.tables import ReportTable, fmt_interval, fmt_p, format_frame
@@ -689,8 +689,12 @@ def write_report(report: Report, out_dir: str | Path, formats: tuple[str, ...] =
         raise UserError(f"unknown format(s): {', '.join(unknown)}", hint=f"choose from {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    except OSError as exc:
+        raise UserError(f"cannot write the report there ({exc.strerror})", path=out_dir.parent,
+                        hint="pass --out with a writable folder (a read-only run can be reported elsewhere)") from exc
     table_formats = tuple(f for f in formats if f in TABLE_FORMATS)
     stats_note = _stats_note_from_meta(report.meta)
     try:
@@ -716,12 +720,9 @@ def write_report(report: Report, out_dir: str | Path, formats: tuple[str, ...] =
             (tmp / "report.json").write_text(f'{{"meta": {meta},\n"tables": [\n{tables}\n]}}\n', encoding="utf-8")
             paths.json = out_dir / "report.json"
         if "md" in formats:
-            parts = [f"# Evaluation report: {report.run_name}", "", f"Generated {report.generated_at}.", ""]
-            parts += [f"> **Warning:** {w}\n" for w in report.warnings]
-            for page in report.pages:
-                parts.append(f"## {page.title}\n")
-                parts += [to_markdown(t) for t in page.tables]
-            (tmp / "report.md").write_text("\n".join(parts), encoding="utf-8")
+            md = markdown_report(f"Evaluation report: {report.run_name}", report.generated_at, report.warnings,
+                                 [(page.title, page.tables) for page in report.pages])
+            (tmp / "report.md").write_text(md, encoding="utf-8")
             paths.markdown = out_dir / "report.md"
         old = None
         if out_dir.exists():

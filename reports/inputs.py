@@ -75,6 +75,9 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
     """
     run = Run.open(run_dir)
     warnings: list[str] = []
+    if run.writer_active():
+        warnings.append("Videos were still being generated into this run when the report was built: it shows what existed "
+                        "then; build it again when generation has finished.")
     generations = _read_table(run.generations, "generations.parquet")
     scores = _read_table(run.scores, "scores.parquet")
     source = annotations

@@ -158,6 +158,9 @@ def score(
         jobs.append((spec.name, registry.check_settings(metric, settings)))
 
     run = Run.open(run_dir)
+    if run.writer_active():
+        err_console.print("[yellow]note:[/] videos are still being generated into this run: scoring the ones that exist now; "
+                          "run the same command again when generation has finished to score the rest", soft_wrap=True)
     item_ids = _ids(ids)
     failed_any = False
     fatal: list[str] = []

@@ -138,6 +138,8 @@ def _sha256(path: Path) -> str:
 
 def validate_video(path: Path) -> dict:
     """Probe and decode in full. Returns frames/fps/size/codec; raises UserError for a bad file."""
+    if path is not None and path.is_dir():
+        raise UserError("is a folder, not a video file", path=path, hint="map the item to the .mp4 file inside it")
     if path is None or not path.is_file():
         raise UserError("video file not found", path=path)
     info = probe(path)

@@ -17,11 +17,38 @@ from pathlib import Path
 from stepeval.errors import UserError
 
 
+def _open_lock_file(path: Path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a+")
+    except OSError as exc:
+        raise UserError(
+            f"cannot write in this folder ({exc.strerror}); stepeval keeps its locks and results there",
+            path=path.parent,
+            hint="make the run directory writable, or work on a copy of it",
+        ) from exc
+
+
+def is_locked(path: Path) -> bool:
+    """Whether another process holds the lock at `path` (a writer at work), without waiting."""
+    if not path.exists():
+        return False
+    try:
+        with open(path) as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 @contextmanager
 def exclusive_lock(path: Path, *, wait: bool = False, what: str = "run"):
     """Hold an exclusive lock on `path` (created if needed); refuse at once if another process has it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")
+    f = _open_lock_file(path)
     try:
         flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
         try:
@@ -46,8 +73,7 @@ def exclusive_lock(path: Path, *, wait: bool = False, what: str = "run"):
 @contextmanager
 def short_lock(path: Path):
     """Blocking lock for a short critical section (a table append), shared by all ranks of a job."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
+    with _open_lock_file(path) as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield

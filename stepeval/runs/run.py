@@ -28,7 +28,7 @@ from stepeval.benchmark import Subset
 from stepeval.errors import UserError
 from stepeval.runs.atomic import atomic_write_text
 from stepeval.runs.environment import capture_environment
-from stepeval.runs.lock import exclusive_lock, short_lock
+from stepeval.runs.lock import exclusive_lock, is_locked, short_lock
 from stepeval.runs.schema import SCHEMA_VERSION, ImportRecord, Invocation, RunConfig, RunRecord, describe_errors, upgrade, validate_config
 from stepeval.runs.tables import Table
 
@@ -202,6 +202,10 @@ class Run:
     @property
     def name(self) -> str:
         return self.root.name
+
+    def writer_active(self) -> bool:
+        """Whether a `stepeval generate` (or `run`) holds this run now: its tables may still grow."""
+        return is_locked(self.root / ".run.lock")
 
     @contextmanager
     def lock(self):

@@ -39,6 +39,10 @@ class Table:
         if new.empty:
             return 0
         with short_lock(self.lock_path):
+            # Every writer of this table holds the lock, so a temporary file found now is one a killed
+            # writer left behind.
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
             old = self.read()
             table = new if old.empty else pd.concat([old, new], ignore_index=True)
             atomic_write(self.path, lambda p: table.to_parquet(p, index=False))
