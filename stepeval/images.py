@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,9 @@ from stepeval.errors import UserError
 # refuses decompression bombs before PIL allocates anything.
 DEFAULT_MAX_PIXELS = 64_000_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+# What PIL's decoders raise on damaged bytes: truncation and bad CRCs come as OSError, broken
+# headers and chunk tables as SyntaxError/ValueError/struct.error/EOFError/IndexError.
+_DAMAGED = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 
 
 def max_pixels() -> int:
@@ -45,8 +49,10 @@ def _open_checked(path: Path) -> Image.Image:
                 Image.MAX_IMAGE_PIXELS = old
     except UnidentifiedImageError as exc:
         raise UserError("not a readable image (unknown format)", path=path, hint="replace it with a PNG, JPEG or WebP file") from exc
-    except OSError as exc:
-        raise UserError(f"cannot read image ({exc})", path=path, hint="check the file's permissions and integrity") from exc
+    except PermissionError as exc:
+        raise UserError(f"cannot read image ({exc.strerror})", path=path, hint="check the file's permissions") from exc
+    except _DAMAGED as exc:
+        raise UserError(f"cannot read image ({exc})", path=path, hint="re-download or re-export the image") from exc
     w, h = img.size
     if w * h > limit:
         img.close()
@@ -59,13 +65,43 @@ def _open_checked(path: Path) -> Image.Image:
     return img
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) from the header, without decoding pixels; honours EXIF rotation."""
-    img = _open_checked(Path(path))
-    with img:
-        w, h = img.size
-        orientation = img.getexif().get(0x0112, 1)
+def _damaged(path: Path, exc: BaseException) -> UserError:
+    return UserError(f"image is truncated or corrupt ({exc})", path=path, hint="re-download or re-export the image")
+
+
+def _oriented_size(img: Image.Image) -> tuple[int, int]:
+    w, h = img.size
+    orientation = img.getexif().get(0x0112, 1)
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) from the header, honours EXIF rotation. Raises only UserError.
+
+    Reading EXIF may decode the pixels (PIL does for PNG, whose eXIf chunk may follow the image
+    data), so a damaged file can fail here too."""
+    path = Path(path)
+    img = _open_checked(path)
+    with img:
+        try:
+            return _oriented_size(img)
+        except _DAMAGED as exc:
+            raise _damaged(path, exc) from exc
+
+
+def check_image(path: str | Path) -> tuple[int, int]:
+    """Fully decode the image (size guard first) and return its oriented (width, height).
+
+    The one image check of benchmark loaders: a truncated JPEG has a valid header and only fails
+    when its pixels are decoded. Raises only UserError, naming the file and the reason."""
+    path = Path(path)
+    img = _open_checked(path)
+    with img:
+        try:
+            img.load()
+            return _oriented_size(img)
+        except _DAMAGED as exc:
+            raise _damaged(path, exc) from exc
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -97,11 +133,9 @@ def load_image(path: str | Path) -> Image.Image:
     img = _open_checked(path)
     try:
         img.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(
-            f"image is truncated or corrupt ({exc})", path=path, hint="re-download or re-export the image"
-        ) from exc
-    img = ImageOps.exif_transpose(img)
+        img = ImageOps.exif_transpose(img)
+    except _DAMAGED as exc:
+        raise _damaged(path, exc) from exc
     return to_rgb(img)
 
 

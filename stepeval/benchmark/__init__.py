@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from stepeval.benchmark.folder import load_folder
@@ -43,9 +44,16 @@ def load_benchmark(path: str | Path, kind: str = "auto", *, subset: Subset | Non
     else:
         loaded = load_folder(path, ids=ids)
     if subset and not subset.is_all:
-        loaded.items = subset.apply(loaded.items)
+        left_out = {p.item_id for p in loaded.skipped}
+        if left_out & set(subset.ids):  # asked for by name but bad: reported as skipped, not as unknown
+            good_ids = tuple(i for i in subset.ids if i not in left_out)
+            loaded.items = dataclasses.replace(subset, ids=good_ids).apply(loaded.items) if good_ids else []
+        else:
+            loaded.items = subset.apply(loaded.items)
         keep = set(loaded.ids)
-        loaded.problems = [p for p in loaded.problems if p.item_id is None or p.item_id in keep]
+        # an id asked for by name but left out as bad stays reported
+        reported = keep | set(subset.ids or ())
+        loaded.problems = [p for p in loaded.problems if p.item_id is None or p.item_id in reported]
         if loaded.expected_ids is not None:
             loaded.expected_ids = _expected_in_subset(loaded, subset, keep)
     return loaded

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from stepeval.benchmark.checks import check_item
 from stepeval.benchmark.items import BenchmarkItem, LoadedBenchmark, Problem
-from stepeval.benchmark.prompts import read_prompt
 from stepeval.errors import UserError
-from stepeval.images import IMAGE_EXTENSIONS, image_size
+from stepeval.images import IMAGE_EXTENSIONS
 
 NAME = "folder"
 
@@ -56,23 +56,12 @@ def load_folder(root: str | Path, *, ids: set[str] | None = None, check_images: 
         keys = [k for k in keys if k in ids]
     items: list[BenchmarkItem] = []
     for key in keys:
-        if key not in prompts:
-            problems.append(Problem("missing_prompt", root / f"{key}.txt", f"image {images[key].name} has no prompt file", key))
+        prompt, item_problems = check_item(
+            key, images.get(key), prompts.get(key), strip_newlines=True, missing_prompt=root / f"{key}.txt", decode_image=check_images
+        )
+        if item_problems:
+            problems.extend(item_problems)
             continue
-        if key not in images:
-            problems.append(Problem("missing_image", prompts[key], "prompt has no image beside it (.png/.jpg/.webp)", key))
-            continue
-        try:
-            prompt = read_prompt(prompts[key], strip_newlines=True)
-        except UserError as exc:
-            problems.append(Problem("bad_prompt", prompts[key], str(exc).split(": ", 1)[-1], key))
-            continue
-        if check_images:
-            try:
-                image_size(images[key])
-            except UserError as exc:
-                problems.append(Problem("bad_image", images[key], str(exc).split(": ", 1)[-1], key))
-                continue
         domain = key.split("/", 1)[0] if "/" in key else ""
         items.append(BenchmarkItem(id=key, prompt=prompt, image_path=images[key], benchmark=NAME, domain=domain))
     return LoadedBenchmark(name=NAME, root=root, items=items, problems=problems, expected_ids=keys)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stepeval.errors import UserError
+
+# Problem kinds that make a copy incomplete (stray files do not).
+BLOCKING = frozenset({"missing_image", "missing_prompt", "bad_prompt", "bad_image", "checksum_mismatch", "unreadable"})
+
 
 @dataclass(frozen=True)
 class BenchmarkItem:
@@ -53,6 +58,17 @@ class Problem:
         where = f"{self.path}: " if self.path else ""
         return f"[{self.kind}] {where}{self.message}"
 
+    @classmethod
+    def from_error(cls, kind: str, exc: UserError, item_id: str | None = None) -> Problem:
+        """The UserError's reason and fix on one line; its path becomes the problem's path."""
+        text = str(exc)
+        if exc.path is not None and text.startswith(f"{exc.path}: "):
+            text = text[len(f"{exc.path}: "):]
+        return cls(kind, exc.path, text.replace("\n  fix: ", "; fix: "), item_id)
+
+    def to_record(self) -> dict:
+        return {"kind": self.kind, "path": str(self.path) if self.path else None, "item_id": self.item_id, "message": self.message}
+
 
 @dataclass
 class LoadedBenchmark:
@@ -73,6 +89,13 @@ class LoadedBenchmark:
         return {it.id: it for it in self.items}
 
     @property
+    def skipped(self) -> list[Problem]:
+        """Problems of items that were left out (bad or unpaired files), as opposed to items kept
+        without a local image (a partial copy) and to stray files."""
+        kept = set(self.ids)
+        return [p for p in self.problems if p.item_id is not None and p.item_id not in kept and p.kind in BLOCKING]
+
+    @property
     def missing_images(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "missing_image"]
 
@@ -81,5 +104,4 @@ class LoadedBenchmark:
         """Complete = every expected pair present with its image and nothing wrong with any file."""
         if self.expected_ids is not None and set(self.ids) != set(self.expected_ids):
             return False
-        blocking = {"missing_image", "missing_prompt", "bad_prompt", "bad_image", "checksum_mismatch", "unreadable"}
-        return not any(p.kind in blocking for p in self.problems)
+        return not any(p.kind in BLOCKING for p in self.problems)

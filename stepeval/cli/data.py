@@ -14,12 +14,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from stepeval.benchmark import LoadedBenchmark, load_benchmark
+from stepeval.benchmark.checks import skipped_table
 from stepeval.benchmark.fetch import DEFAULT_SOURCE, fetch_benchmark
 from stepeval.benchmark.manifest import load_manifest
 from stepeval.cli.options import Aspect, Domain, Ids, Kind, PresentOnly, Sample, Seed, build_subset
 
 app = typer.Typer(help="Inspect, validate, fetch and export benchmarks.", no_args_is_help=True)
 console = Console()
+err_console = Console(stderr=True)
 
 BenchPath = Annotated[Path, typer.Argument(help="Benchmark folder (Step-Video-TI2V-Eval upstream layout, VBench-I2V suite, or a folder of NAME.png + NAME.txt).")]
 
@@ -53,8 +55,15 @@ def _summary(loaded: LoadedBenchmark) -> dict:
         "images_missing": kinds.get("missing_image", 0),
         "expected": len(loaded.expected_ids) if loaded.expected_ids is not None else len(loaded.items),
         "problems": dict(sorted(kinds.items())),
+        "skipped": [p.to_record() for p in loaded.skipped],
         "status": "complete" if loaded.is_complete else "partial",
     }
+
+
+def _report_skipped(loaded: LoadedBenchmark, what: str) -> None:
+    """The items left out as bad or unpaired, on stderr, so stdout stays the command's output."""
+    if loaded.skipped:
+        err_console.print(skipped_table(loaded.skipped, loaded.root, title=f"skipped items, {what}"))
 
 
 def _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=True) -> LoadedBenchmark:
@@ -81,7 +90,9 @@ def info(
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     console.print(_counts_table(loaded))
-    console.print(f"{summary['prompts']} prompts, {summary['images_present']} images present, {summary['images_missing']} missing: [bold]{summary['status']}[/]")
+    skipped = f", {len({p.item_id for p in loaded.skipped})} left out (bad or unpaired files, listed on stderr)" if loaded.skipped else ""
+    console.print(f"{summary['prompts']} prompts, {summary['images_present']} images present, {summary['images_missing']} missing{skipped}: [bold]{summary['status']}[/]")
+    _report_skipped(loaded, "not counted above; `stepeval data validate` for every problem")
 
 
 @app.command()
@@ -181,12 +192,16 @@ def export(
     present_only: PresentOnly = False,
 ) -> None:
     """Export as a Hugging Face `datasets` Dataset (id, prompt, domain, aspect, image) that loads offline
-    with `datasets.load_from_disk(OUT)`. Items without a local image get image=None unless --present-only."""
+    with `datasets.load_from_disk(OUT)`. Items without a local image get image=None unless --present-only.
+    Items with bad or unpaired files are left out and listed on stderr, and the exit code is then 1."""
     from stepeval.benchmark.export import export_dataset
 
     loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=False)
     n = export_dataset(loaded, out, present_only=present_only)
     console.print(f"wrote {n} rows to {out}  (load with datasets.load_from_disk({str(out)!r}))")
+    if loaded.skipped:
+        _report_skipped(loaded, "not exported")
+        raise typer.Exit(1)
 
 
 @app.command("ids")
@@ -204,3 +219,4 @@ def list_ids(
     loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=False)
     for item_id in loaded.ids:
         typer.echo(item_id)
+    _report_skipped(loaded, "not listed")

@@ -33,7 +33,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from stepeval.benchmark import BenchmarkItem, Subset, load_benchmark
+from stepeval.benchmark import BenchmarkItem, Problem, Subset, load_benchmark
+from stepeval.benchmark.checks import skipped_table
 from stepeval.errors import UserError
 from stepeval.generation import registry
 from stepeval.generation.distributed import DistContext, init_distributed, resolve_device
@@ -402,6 +403,10 @@ def _print_summary(console: Console, summary: dict) -> None:
     if summary["skipped_no_image"]:
         ids = summary["skipped_no_image"]
         console.print(f"[yellow]skipped {len(ids)} item(s) without an image[/] ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); fetch the images, or pass --placeholder-images for a dry run", soft_wrap=True)
+    if summary.get("skipped_bad"):
+        problems = [Problem(p["kind"], Path(p["path"]) if p["path"] else None, p["message"], p["item_id"]) for p in summary["skipped_bad"]]
+        console.print(skipped_table(problems, Path(summary["benchmark_root"]) if summary.get("benchmark_root") else None, title="[red]skipped items, bad or unpaired files[/]"))
+        console.print("fix or remove these files and rerun the same command to make their videos; `stepeval data validate` lists every problem", highlight=False)
     for tag, err in summary["load_errors"].items():
         console.print(f"[red]model {escape(tag)} did not load[/]: {escape(err)}", soft_wrap=True)
     if any(m["failed"] for m in summary["models"].values()):
@@ -425,6 +430,9 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
     built = build_generators(cfg.models)
     loaded = load_benchmark(cfg.benchmark, cfg.kind, subset=cfg.subset, verify=False)
     if not loaded.items:
+        if loaded.skipped:
+            console.print(skipped_table(loaded.skipped, loaded.root))
+            raise UserError(f"no usable items: {len(loaded.skipped)} problem(s) left every selected item out (listed above)", path=cfg.benchmark, hint="fix the files listed, or check `stepeval data validate`")
         raise UserError("the subset selects no items", path=cfg.benchmark, hint="check --domain/--aspect/--ids/--sample")
     ctx = init_distributed(resolve_device(cfg.device), cfg.sp_degree)
     device = resolve_device(cfg.device, ctx.local_rank)
@@ -460,11 +468,13 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
         summary = {
             "run_dir": str(run.root.resolve()),
             "benchmark": loaded.name,
+            "benchmark_root": str(loaded.root),
             "items": len(items),
             "num_samples": cfg.num_samples,
             "models": summarize(run, cfg.models, [it.id for it in items], cfg.num_samples),
             "this_invocation": {**{k: runner.counts.get(k, 0) for k in ("ok", "failed", "refused")}, "already_done": mine_total - len(work)},
             "skipped_no_image": skipped,
+            "skipped_bad": [p.to_record() for p in loaded.skipped],
             "load_errors": runner.load_errors,
             "stale_partials_removed": stale,
             "world_size": ctx.world_size,
@@ -481,8 +491,9 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
 
 
 def exit_code(summary: dict) -> int:
-    """0 when every video of the run exists (or was refused); 1 when some failed or did not load."""
-    if summary["load_errors"] or summary["this_invocation"]["failed"]:
+    """0 when every video of the run exists (or was refused); 1 when some failed or did not load,
+    or when items were left out for bad or unpaired files."""
+    if summary["load_errors"] or summary["this_invocation"]["failed"] or summary.get("skipped_bad"):
         return 1
     return 0
 
