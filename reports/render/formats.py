@@ -1,12 +1,36 @@
-"""CSV, JSON, Markdown and LaTeX for one `ReportTable`.
+"""CSV, JSON, Markdown and LaTeX for one `ReportTable`, and the Markdown report document.
 
 CSV and JSON carry the machine-readable `data`; Markdown and LaTeX the printed `display` (what a
 paper shows), with the best cells in bold, the footnotes under the table and warnings above it.
+
+Every string a user can influence (model tags, prompts, item ids, annotator names, warnings,
+titles, captions, footnotes, category labels) is written through ONE escaping function per format:
+
+- Markdown: `md_escape`. Text stays text under any CommonMark renderer with raw HTML enabled
+  (markdown-it, GitHub): `& < >` become entities, the characters that open inline syntax
+  (backslash, backtick, ``* _ [ ] | ~ #``) are backslash-escaped, a leading block marker (``- + =``,
+  ``1.``) is escaped, and line breaks become spaces, so a string can neither make an element
+  (script, img, link, code, heading, list) nor split a table cell.
+- LaTeX: `latex_escape`. Each of ``\\ { } $ & # ^ _ ~ %`` (and ``< > | [ ] "``) is replaced by a
+  command or an escaped character, and control characters (line breaks, form feed) by spaces, so no
+  backslash of the input survives: ``\\input``, ``\\write18``, ``\\catcode`` print as text.
+- CSV: `csv_cell`, applied by `csv_frame` to every text cell and column name. A text cell that a
+  spreadsheet would read as a formula (it starts with ``= + - @``, a tab, CR or LF, or their
+  full-width forms) gets a leading ``'``, the usual spreadsheet marker for "text". Numbers are left
+  alone: numeric columns are not touched and a text cell that is exactly a number (``-0.5``) stays
+  as written. The guard is idempotent. A program reading the CSV sees the ``'``; report.json and
+  each table's JSON file keep every value exactly.
+- JSON: `json.dumps` / pandas' encoder (always valid JSON, whatever the text). No JSON is ever
+  embedded in an HTML page.
+- HTML: Jinja2 autoescape on every template (reports.render.html); no template marks user text
+  safe, and the Content-Security-Policy allows only the report's own script.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -42,32 +66,56 @@ def table_json(table: ReportTable) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
-def _md_escape(text: str) -> str:
-    # Markdown renderers pass raw HTML through; escape it so a prompt stays text, and keep pipes
-    # from splitting cells.
-    return (text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " ").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`"))
+_MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Characters that open inline syntax anywhere in a line: code spans, emphasis, links and images,
+# table cells, strikethrough, a heading's closing sequence, hard breaks (a trailing backslash).
+_MD_INLINE = set("\\`*_[]|~#")
+_MD_BREAKS = re.compile(r"[\r\n\t\f\v]+")
+# Block markers that only count at the start of a line (lists, setext underline, thematic break).
+_MD_LEADING = re.compile(r"^(?:[-+=](?=[-+=\s]|$)|\d{1,9}(?=[.)](?:\s|$)))")
+
+
+def md_escape(text: object) -> str:
+    """`text` as literal Markdown text: the one escaping function of every Markdown output."""
+    text = _MD_BREAKS.sub(" ", str(text)).strip()
+    out = "".join(_MD_ENTITY.get(ch) or (f"\\{ch}" if ch in _MD_INLINE else ch) for ch in text)
+    m = _MD_LEADING.match(out)
+    if m:  # `1986. A year` would start an ordered list: escape the dot; `- x` a bullet list
+        end = m.end()
+        out = out[:end] + "\\" + out[end:] if m.group()[0].isdigit() else "\\" + out
+    return out
 
 
 def to_markdown(table: ReportTable, *, heading: int = 3) -> str:
-    lines = [f"{'#' * heading} {_md_escape(table.title)}", ""]
+    lines = [f"{'#' * heading} {md_escape(table.title)}", ""]
     for flag in table.flags:
-        lines += [f"> **Warning:** {_md_escape(flag)}", ""]
+        lines += [f"> **Warning:** {md_escape(flag)}", ""]
     if table.caption:
-        lines += [_md_escape(table.caption), ""]
+        lines += [md_escape(table.caption), ""]
     columns = table.columns
     if not columns:
         return "\n".join(lines + ["(empty)", ""])
-    lines.append("| " + " | ".join(_md_escape(c) for c in columns) + " |")
+    lines.append("| " + " | ".join(md_escape(c) for c in columns) + " |")
     lines.append("|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(columns))) + "|")
     for r, row in enumerate(table.rows()):
-        cells = [(f"**{_md_escape(v)}**" if (r, c) in table.bold and v else _md_escape(v)) for c, v in enumerate(row)]
+        cells = [(f"**{md_escape(v)}**" if (r, c) in table.bold and v.strip() else md_escape(v)) for c, v in enumerate(row)]
         lines.append("| " + " | ".join(cells) + " |")
     if table.footnotes:
         lines.append("")
-        lines += [f"- {_md_escape(n)}" for n in table.footnotes]
+        lines += [f"- {md_escape(n)}" for n in table.footnotes]
     lines.append("")
     return "\n".join(lines)
+
+
+def markdown_report(title: str, generated_at: str, warnings: Iterable[str],
+                    pages: Iterable[tuple[str, Iterable[ReportTable]]]) -> str:
+    """report.md: the title, the warnings, then each page's title and tables."""
+    parts = [f"# {md_escape(title)}", "", f"Generated {md_escape(generated_at)}.", ""]
+    parts += [f"> **Warning:** {md_escape(w)}\n" for w in warnings]
+    for page_title, tables in pages:
+        parts.append(f"## {md_escape(page_title)}\n")
+        parts += [to_markdown(t) for t in tables]
+    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- LaTeX
@@ -76,11 +124,18 @@ _LATEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
     '"': "''",
+    # `\\` at the end of a row or note would read a following `[` as its optional length.
+    "[": "{[}", "]": "{]}", "|": r"\textbar{}",
 }
+# Line breaks (a blank line ends a \caption's argument with an error), form feed (active: \par),
+# DEL (invalid) and the other control characters become spaces.
+_LATEX_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX.get(ch, ch) for ch in str(text))
+def latex_escape(text: object) -> str:
+    """`text` as literal LaTeX text: the one escaping function of every LaTeX output. No backslash
+    of the input survives, so `\\input`, `\\write18` or `\\catcode` print as text."""
+    return "".join(_LATEX.get(ch, ch) for ch in _LATEX_CONTROL.sub(" ", str(text)))
 
 
 def to_latex(table: ReportTable) -> str:
@@ -114,6 +169,33 @@ def to_latex(table: ReportTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- CSV
+
+# What makes Excel, LibreOffice or Google Sheets evaluate a cell as a formula (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as written: text that would start a formula gets a leading
+    `'`; numbers, text that is exactly a number, and anything not text pass unchanged (idempotent)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as written to CSV: `csv_cell` on every column name and every text cell."""
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+                or pd.api.types.is_datetime64_any_dtype(column)):
+            out.isetitem(i, column.map(csv_cell).astype(object))
+    out.columns = [csv_cell(str(c)) for c in out.columns]
+    return out
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -126,7 +208,7 @@ def write_table(table: ReportTable, folder: Path, formats: tuple[str, ...]) -> l
             continue
         path = folder / f"{table.key}{SUFFIX[fmt]}"
         if fmt == "csv":
-            table.data.to_csv(path, index=False)
+            csv_frame(table.data).to_csv(path, index=False)
         elif fmt == "json":
             path.write_text(table_json(table), encoding="utf-8")
         elif fmt == "md":
