@@ -179,7 +179,8 @@ def export(
     store = _store(run, db)
     sid = store.resolve_study(study)
     n = export_judgments(store, out, study_id=sid, fmt=fmt, view=view, include_superseded=include_superseded)
-    console.print(f"wrote {n} rows to {escape(str(out))}")
+    judgments = store.count_judgments(sid, include_superseded=include_superseded)
+    console.print(f"wrote {n} rows ({judgments} judgment(s); one row per judgment and dimension) to {escape(str(out))}", soft_wrap=True)
 
 
 @app.command("import")
@@ -188,10 +189,16 @@ def import_(
     file: Annotated[Path, typer.Argument(help="Judgments file, .jsonl or .csv, in the export's columns.")],
     study: StudyOpt = None,
     fmt: Annotated[Optional[str], typer.Option("--format")] = None,
+    new_study: Annotated[bool, typer.Option("--new-study", help="Create the file's study (or --study) when the database holds other studies; without it an unknown study id is refused as a likely typo.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Import judgments made elsewhere (validated first; importing twice adds nothing)."""
+    """Import judgments made elsewhere. The whole file is checked first and refused whole, every
+    problem listed with its line; importing twice adds nothing."""
     store = _store(run, db)
-    report = import_judgments(store, file, study_id=study, fmt=fmt)
+    run_items = Run.open(run).item_ids if (run / "run.yaml").is_file() else None
+    report = import_judgments(store, file, study_id=study, fmt=fmt, run_items=run_items or None, new_study=new_study)
+    # A judgment is one annotator's answer to one item; export writes one row per judgment and dimension.
     console.print(f"imported {report.judgments} judgment(s), {report.duplicates} already stored"
-                  + (f"; new annotators (cannot sign in): {escape(', '.join(report.annotators_created))}" if report.annotators_created else ""))
+                  f" ({report.rows} row(s) imported, {report.duplicate_rows} already stored; one row per judgment and dimension, as export writes)"
+                  + (f"; {report.partial} judgment(s) answer fewer than all dimensions" if report.partial else "")
+                  + (f"; new annotators (cannot sign in): {escape(', '.join(report.annotators_created))}" if report.annotators_created else ""), soft_wrap=True)

@@ -110,9 +110,16 @@ class SubmitResult:
 
 @dataclass
 class ImportReport:
+    """What an import did. A judgment is one answer to one task (one annotator, one item), a row is
+    one of its dimensions: `annotate export` writes one row per judgment and dimension."""
+
     judgments: int = 0
     duplicates: int = 0
     annotators_created: list[str] = field(default_factory=list)
+    rows: int = 0  # rows of the file that became new judgments
+    duplicate_rows: int = 0  # rows of the file already stored
+    tasks: int = 0  # tasks the file's judgments answer
+    partial: int = 0  # new judgments that answer fewer than all of the study's dimensions
 
 
 class AnnotationStore:
@@ -172,22 +179,28 @@ class AnnotationStore:
             raise UserError("a study needs at least one item", hint="check the subset options")
         token = new_token() if with_admin_token else None
         with self._write() as s:
-            if s.get(Study, study_id) is not None:
-                raise UserError(f"study {study_id!r} already exists in {describe(self.url)}", hint="choose another --study-id")
-            s.add(
-                Study(
-                    id=study_id, run_name=run_name, run_root=run_root, model_a=model_a, model_b=model_b,
-                    dimensions=[d.to_dict() for d in dimensions], overlap=overlap,
-                    gold_per_annotator=gold_per_annotator, seed=seed,
-                    admin_token_hash=hash_token(token) if token else None, benchmark=benchmark, created_at=now_iso(),
-                )
-            )
-            s.flush()
-            s.add_all(
-                StudyItem(study_id=study_id, item_id=it.item_id, domain=it.domain, aspect=it.aspect, prompt=it.prompt, image_path=it.image_path)
-                for it in items
-            )
+            self._add_study(s, study_id, run_name=run_name, model_a=model_a, model_b=model_b, items=items, overlap=overlap,
+                            gold_per_annotator=gold_per_annotator, seed=seed, run_root=run_root, dimensions=dimensions,
+                            benchmark=benchmark, admin_token_hash=hash_token(token) if token else None)
         return token
+
+    def _add_study(self, s: Session, study_id: str, *, run_name, model_a, model_b, items, overlap, gold_per_annotator, seed,
+                   run_root, dimensions, benchmark, admin_token_hash) -> None:
+        if s.get(Study, study_id) is not None:
+            raise UserError(f"study {study_id!r} already exists in {describe(self.url)}", hint="choose another --study-id")
+        s.add(
+            Study(
+                id=study_id, run_name=run_name, run_root=run_root, model_a=model_a, model_b=model_b,
+                dimensions=[d.to_dict() for d in dimensions], overlap=overlap,
+                gold_per_annotator=gold_per_annotator, seed=seed,
+                admin_token_hash=admin_token_hash, benchmark=benchmark, created_at=now_iso(),
+            )
+        )
+        s.flush()
+        s.add_all(
+            StudyItem(study_id=study_id, item_id=it.item_id, domain=it.domain, aspect=it.aspect, prompt=it.prompt, image_path=it.image_path)
+            for it in items
+        )
 
     def study_ids(self) -> list[str]:
         with self._read() as s:
@@ -412,7 +425,10 @@ class AnnotationStore:
                 continue
         raise UserError(f"could not store the judgment for task {task_id} after {_MAX_SUBMIT_ATTEMPTS} attempts", hint="retry; if it persists, check the database server")
 
-    def _submit_once(self, s, task_id, annotator_id, labels, submission_id, seconds, comment, cannot_judge, source, created_at) -> SubmitResult:
+    def _submit_once(self, s, task_id, annotator_id, labels, submission_id, seconds, comment, cannot_judge, source, created_at,
+                     partial: bool = False) -> SubmitResult:
+        """`partial`: the judgment answers only the dimensions in `labels` (an import from a study
+        judged on fewer dimensions); one label row is stored per given dimension."""
         done = s.scalar(select(Judgment).where(Judgment.submission_id == submission_id))
         if done is not None:
             if done.task_id != task_id:
@@ -428,11 +444,14 @@ class AnnotationStore:
             raise AuthError("your token was revoked; this answer was not stored", hint="ask the study admin for a new token")
         study = s.get(Study, task.study_id)
         dims = [d["name"] for d in study.dimensions]
-        _check_labels(labels, dims, cannot_judge)
+        _check_labels(labels, dims, cannot_judge or partial)
+        if partial and not labels:
+            raise UserError("a judgment needs at least one dimension")
+        wanted = {d: labels.get(d) for d in dims if not partial or d in labels}
         current = s.scalar(select(Judgment).where(Judgment.task_id == task_id).order_by(Judgment.revision.desc()).limit(1))
         if current is not None:
             old = _answer(current)
-            if old["labels"] == {d: labels.get(d) for d in dims} and old["cannot_judge"] == cannot_judge and old["comment"] == comment:
+            if old["labels"] == wanted and old["cannot_judge"] == cannot_judge and old["comment"] == comment:
                 return SubmitResult(current.id, current.revision, False)
         j = Judgment(
             submission_id=submission_id, task_id=task_id, revision=(current.revision + 1) if current else 1,
@@ -441,8 +460,7 @@ class AnnotationStore:
         )
         s.add(j)
         s.flush()
-        for d in dims:
-            lab = labels.get(d)
+        for d, lab in wanted.items():
             s.add(JudgmentLabel(judgment_id=j.id, dimension=d, screen_label=lab, outcome=to_outcome(lab, task.swapped) if lab else None))
         s.flush()
         return SubmitResult(j.id, j.revision, True)
@@ -516,31 +534,70 @@ class AnnotationStore:
         and the item, if new) when missing. `swapped=None` keeps the task's own side (or A on the left
         for a new one). Returns (task id, annotator id, annotator created, task swapped)."""
         with self._write() as s:
-            st = s.get(Study, study_id)
-            if s.get(StudyItem, (study_id, item.item_id)) is None:
-                s.add(StudyItem(study_id=study_id, item_id=item.item_id, domain=item.domain, aspect=item.aspect, prompt=item.prompt, image_path=item.image_path))
-            ann = s.scalar(select(Annotator).where(Annotator.study_id == study_id, Annotator.name == annotator))
-            created = ann is None
-            if created:
-                ann = Annotator(study_id=study_id, name=annotator, token_hash=None, created_at=now_iso())
-                s.add(ann)
+            return self._ensure_import_task(s, study_id, annotator, item, is_gold=is_gold, swapped=swapped, task_id=task_id)
+
+    def _ensure_import_task(self, s: Session, study_id, annotator, item, *, is_gold, swapped, task_id) -> tuple[str, int, bool, bool]:
+        st = s.get(Study, study_id)
+        if s.get(StudyItem, (study_id, item.item_id)) is None:
+            s.add(StudyItem(study_id=study_id, item_id=item.item_id, domain=item.domain, aspect=item.aspect, prompt=item.prompt, image_path=item.image_path))
+        ann = s.scalar(select(Annotator).where(Annotator.study_id == study_id, Annotator.name == annotator))
+        created = ann is None
+        if created:
+            ann = Annotator(study_id=study_id, name=annotator, token_hash=None, created_at=now_iso())
+            s.add(ann)
+        s.flush()
+        t = s.scalar(select(Task).where(Task.annotator_id == ann.id, Task.item_id == item.item_id, Task.is_gold == is_gold))
+        if t is None:
+            t = self._new_task(st, ann.id, annotator, item.item_id, is_gold=is_gold, now=now_iso())
+            if task_id and s.get(Task, task_id) is None:
+                t.id = task_id
+            if not is_gold:
+                t.swapped = bool(swapped)
+                t.left_tag, t.right_tag = (st.model_b, st.model_a) if swapped else (st.model_a, st.model_b)
+            s.add(t)
             s.flush()
-            t = s.scalar(select(Task).where(Task.annotator_id == ann.id, Task.item_id == item.item_id, Task.is_gold == is_gold))
-            if t is None:
-                t = self._new_task(st, ann.id, annotator, item.item_id, is_gold=is_gold, now=now_iso())
-                if task_id and s.get(Task, task_id) is None:
-                    t.id = task_id
-                if not is_gold:
-                    t.swapped = bool(swapped)
-                    t.left_tag, t.right_tag = (st.model_b, st.model_a) if swapped else (st.model_a, st.model_b)
-                s.add(t)
-                s.flush()
-            elif swapped is not None and not t.is_gold and t.swapped != swapped:
-                raise UserError(
-                    f"annotator {annotator!r} item {item.item_id!r}: the file says swapped={swapped} but the stored task says {t.swapped}",
-                    hint="import model-relative rows (outcome) or fix the swapped column",
-                )
-            return t.id, ann.id, created, t.swapped
+        elif swapped is not None and not t.is_gold and t.swapped != swapped:
+            raise UserError(
+                f"annotator {annotator!r} item {item.item_id!r}: the file says swapped={swapped} but the stored task says {t.swapped}",
+                hint="import model-relative rows (outcome) or fix the swapped column",
+            )
+        return t.id, ann.id, created, t.swapped
+
+    @contextmanager
+    def import_batch(self):
+        """One write transaction for a whole import (`stepeval.human.io.import_judgments`): an
+        exception inside leaves the store as it was."""
+        with self._write() as s:
+            yield ImportBatch(self, s)
+
+
+class ImportBatch:
+    """The store's writes for one import, all in one transaction."""
+
+    def __init__(self, store: AnnotationStore, session: Session):
+        self._store, self._s = store, session
+
+    def create_study(self, study_id: str, *, run_name: str, model_a: str, model_b: str, items: Sequence[ItemInfo]) -> None:
+        if model_a == model_b or not items:
+            raise UserError(f"cannot create study {study_id!r}: it needs two different models and at least one item")
+        self._store._add_study(self._s, study_id, run_name=run_name, model_a=model_a, model_b=model_b, items=items, overlap=1,
+                               gold_per_annotator=0, seed=0, run_root=None, dimensions=DIMENSIONS, benchmark=None, admin_token_hash=None)
+
+    def stored_swapped(self, study_id: str, annotator: str, item_id: str, is_gold: bool) -> bool | None:
+        """The side of an existing task (None when the task does not exist yet)."""
+        return self._s.scalar(
+            select(Task.swapped).join(Annotator, Annotator.id == Task.annotator_id)
+            .where(Task.study_id == study_id, Annotator.name == annotator, Task.item_id == item_id, Task.is_gold == is_gold)
+        )
+
+    def ensure_task(self, study_id: str, annotator: str, item: ItemInfo, *, is_gold: bool, swapped: bool | None, task_id: str | None) -> tuple[str, int, bool, bool]:
+        return self._store._ensure_import_task(self._s, study_id, annotator, item, is_gold=is_gold, swapped=swapped, task_id=task_id)
+
+    def submit(self, task_id: str, *, annotator_id: int, labels: Mapping[str, str | None], submission_id: str, seconds: float | None,
+               comment: str | None, cannot_judge: bool, source: str, created_at: str) -> SubmitResult:
+        comment = (comment or "").strip() or None
+        return self._store._submit_once(self._s, task_id, annotator_id, dict(labels), submission_id, seconds, comment, bool(cannot_judge),
+                                        source, created_at, partial=True)
 
 
 def _answer(j: Judgment) -> dict:

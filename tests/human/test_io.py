@@ -94,10 +94,11 @@ def test_malformed_import_names_the_line_and_writes_nothing(study, tmp_path):
     pd.DataFrame([{**good, "dimension": d, "outcome": o} for d, o in zip(DIMENSION_NAMES, ["A", "maybe", "B"])]).to_csv(bad_label, index=False)
     with pytest.raises(UserError, match=r"line 3: outcome 'maybe' is not A, tie or B"):
         import_judgments(store, bad_label, study_id=study["study_id"])
-    incomplete = tmp_path / "incomplete.jsonl"
-    incomplete.write_text(json.dumps(good) + "\n", encoding="utf-8")
-    with pytest.raises(UserError, match=r"line 1: .*lacks instruction_adherence, physical_laws"):
-        import_judgments(store, incomplete, study_id=study["study_id"])
+    # (a judgment on fewer dimensions imports: tests/human/test_import_validation.py)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(json.dumps(good) + "\n" + json.dumps({**good, "outcome": "B"}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"line 2: a second consistency answer"):
+        import_judgments(store, twice, study_id=study["study_id"])
     screen_only = tmp_path / "screen.jsonl"
     screen_only.write_text(json.dumps({**good, "outcome": None, "screen_label": "left"}) + "\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"line 1: a screen_label needs the swapped column"):
