@@ -9,6 +9,7 @@ Rows are never edited: a newer row for the same key supersedes an older one (`la
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,9 +31,13 @@ class Table:
         self.lock_path = self.path.with_name(f".{self.path.name}.lock")
 
     def read(self) -> pd.DataFrame:
-        if not self.path.exists():
+        # One read of the whole file, then parse: pyarrow opens a path more than once (footer, then
+        # pages), and a writer's rename between the two would pair one file's footer with another's pages.
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
             return pd.DataFrame()
-        return pd.read_parquet(self.path)
+        return pd.read_parquet(io.BytesIO(data))
 
     def append(self, rows: Iterable[dict]) -> int:
         new = pd.DataFrame([_normalise(r) for r in rows])

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from stepeval.runs import Run
+from stepeval.runs import Run, Table
 from stepeval.video import read_video
 from tests.generation.helpers import REPO, SMALL, make_folder_benchmark, stepeval
 
@@ -19,8 +19,9 @@ KEYS = ["model_tag", "item_id", "sample"]
 
 
 def _rows(run_dir) -> pd.DataFrame:
-    path = run_dir / "generations.parquet"
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=KEYS)
+    # Read through the run's own reader: one snapshot of a file the writer replaces while we poll.
+    frame = Table(run_dir / "generations.parquet").read()
+    return frame if len(frame) else pd.DataFrame(columns=KEYS)
 
 
 def test_sigkill_mid_run_then_rerun_makes_exactly_the_missing_videos(tmp_path):
