@@ -86,6 +86,12 @@ def md_escape(text: object) -> str:
     return out
 
 
+def _numeric_column(rows: list[list[str]], column: int) -> bool:
+    """Right-align numbers only: a column of labels or prompts reads from the left."""
+    cells = [row[column].strip() for row in rows if row[column].strip() not in ("", "n/a", "-")]
+    return bool(cells) and all(_PLAIN_NUMBER.fullmatch(c.rstrip("%")) for c in cells)
+
+
 def to_markdown(table: ReportTable, *, heading: int = 3) -> str:
     lines = [f"{'#' * heading} {md_escape(table.title)}", ""]
     for flag in table.flags:
@@ -95,9 +101,10 @@ def to_markdown(table: ReportTable, *, heading: int = 3) -> str:
     columns = table.columns
     if not columns:
         return "\n".join(lines + ["(empty)", ""])
+    rows = list(table.rows())
     lines.append("| " + " | ".join(md_escape(c) for c in columns) + " |")
-    lines.append("|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(columns))) + "|")
-    for r, row in enumerate(table.rows()):
+    lines.append("|" + "|".join(" ---: " if _numeric_column(rows, i) else " --- " for i in range(len(columns))) + "|")
+    for r, row in enumerate(rows):
         cells = [(f"**{md_escape(v)}**" if (r, c) in table.bold and v.strip() else md_escape(v)) for c, v in enumerate(row)]
         lines.append("| " + " | ".join(cells) + " |")
     if table.footnotes:

@@ -54,11 +54,9 @@ def check_cmd(config: Annotated[Path, typer.Argument(help="A run config YAML.", 
     """Check a config file: keys, types, every model's parameters, every metric's settings. Exit 2 on a problem."""
     from stepeval.pipeline_run import load_config, resolve_config_path
 
-    cfg = load_config(resolve_config_path(str(config)))
-    tags = []
-    if cfg.benchmark.path is not None or cfg.benchmark.synthetic is not None:
-        from stepeval.generation.tags import specs_from_config
+    from stepeval.generation.tags import specs_from_config
 
-        tags = [s.tag for s in specs_from_config([m.model_dump(exclude_none=True) for m in cfg.models], where=str(config))]
+    cfg = load_config(resolve_config_path(str(config)))
+    tags = [s.tag for s in specs_from_config([m.model_dump(exclude_none=True) for m in cfg.models], where=str(config))]
     Console(stderr=True).print(f"{config}: ok ({len(tags)} model setting(s): {', '.join(tags)}; metrics: {', '.join(cfg.metrics) or 'none'})",
                                highlight=False, soft_wrap=True)

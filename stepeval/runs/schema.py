@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from stepeval.benchmark import KINDS, Subset
+from stepeval.benchmark.synthetic import SMOKE_SEED
 from stepeval.errors import UserError
 
 SCHEMA_VERSION = 2
@@ -62,7 +63,7 @@ class SyntheticBenchmark(_Strict):
     """The synthetic smoke world, written deterministically into RUN/benchmark/."""
 
     n: PositiveInt = Field(16, description="Number of scenes.")
-    seed: int = Field(20250320, description="Seed of the scenes (the smoke set's by default).")
+    seed: int = Field(SMOKE_SEED, description="Seed of the scenes (the smoke set's by default).")
 
 
 class BenchmarkConfig(_Strict):

@@ -189,6 +189,16 @@ def _write_package(root: Path, module: str) -> Path:
     return root / module / "__init__.py"
 
 
+def _install_dist(site: Path, module: str, entry_point: str) -> None:
+    """What pip writes for a package declaring `[project.entry-points."stepeval.metrics"] ENTRY_POINT`:
+    the package, plus a .dist-info with METADATA and entry_points.txt, found on sys.path."""
+    _write_package(site, module)
+    info = site / f"{module}-0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[stepeval.metrics]\n{entry_point}\n", encoding="utf-8")
+
+
 def _check_mine(run: Run, capsys, scale: float) -> None:
     assert main(["score", "--list-metrics"]) == 0
     out = capsys.readouterr().out
@@ -218,11 +228,7 @@ def test_a_metric_from_an_installed_distribution(toy_run, tmp_path, monkeypatch,
     `[project.entry-points."stepeval.metrics"] mine = "mine_metric:Mine"`: the package, plus a
     .dist-info with METADATA and entry_points.txt, found by importlib.metadata on sys.path."""
     site = tmp_path / "site"
-    _write_package(site, "mine_metric")
-    info = site / "mine_metric-0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mine-metric\nVersion: 0.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text('[stepeval.metrics]\nmine = mine_metric:Mine\n', encoding="utf-8")
+    _install_dist(site, "mine_metric", "mine = mine_metric:Mine")
     assert "mine" not in registry.available()
     monkeypatch.syspath_prepend(str(site))
     registry.refresh()
@@ -238,11 +244,7 @@ def test_a_metric_from_an_installed_distribution(toy_run, tmp_path, monkeypatch,
 
 def test_an_entry_point_whose_metric_has_another_name_is_refused(tmp_path, monkeypatch):
     site = tmp_path / "site"
-    _write_package(site, "renamed_metric")
-    info = site / "renamed_metric-0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: renamed-metric\nVersion: 0.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text('[stepeval.metrics]\nnot-mine = renamed_metric:Mine\n', encoding="utf-8")
+    _install_dist(site, "renamed_metric", "not-mine = renamed_metric:Mine")
     monkeypatch.syspath_prepend(str(site))
     registry.refresh()
     try:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pandas as pd
+from PIL import Image
 
 from reports.judgments import COLUMNS, prepare_judgments
 
@@ -34,3 +38,12 @@ def focal_side(item, dim, annotator, focal, opponent, result, *, as_b=False, **k
 
 def frame(rows) -> pd.DataFrame:
     return prepare_judgments(pd.DataFrame(rows, columns=list(COLUMNS)))
+
+
+def write_bench(bench: Path, item_ids, prompt: Callable[[int], str]) -> Path:
+    """A folder benchmark for report tests: a tiny image per item and `prompt(n)` as its text."""
+    for n, item in enumerate(item_ids):
+        (bench / item).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (16, 9), (n * 20 % 255, 80, 120)).save(bench / f"{item}.png")
+        (bench / f"{item}.txt").write_text(prompt(n), encoding="utf-8")
+    return bench

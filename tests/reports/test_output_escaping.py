@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from PIL import Image
 
 from reports.render.formats import csv_cell, csv_frame, latex_escape, md_escape, to_latex, to_markdown
 from reports.tables import ReportTable
 from reports.testing import make_run, score_rows, step_eval_items
+from tests.reports.helpers import write_bench
 
 SCRIPT = "<script>alert(1)</script>"
 PROMPTS = [
@@ -57,12 +57,7 @@ MODELS = ["stepvideo-ti2v@motion_score=2", "static"]
 def report(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("escaping")
     items = step_eval_items(12)
-    bench = tmp / "bench"
-    for n, item in enumerate(items.item_id):
-        (bench / item).parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (16, 9), (n * 20 % 255, 80, 120)).save(bench / f"{item}.png")
-        prompt = PROMPTS[n] if n < len(PROMPTS) else f"a calm prompt {n}"
-        (bench / f"{item}.txt").write_text(prompt, encoding="utf-8")
+    bench = write_bench(tmp / "bench", items.item_id, lambda n: PROMPTS[n] if n < len(PROMPTS) else f"a calm prompt {n}")
     # The focal model (the first) mostly loses, so per-item codes hold real negative numbers (-1).
     run, judgments = make_run(tmp / "run", MODELS, items=items, annotators=2, benchmark=bench, gold_per_annotator=0,
                               strengths=[-1.0, 1.0])

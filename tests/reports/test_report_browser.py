@@ -3,11 +3,11 @@ user-supplied strings (a prompt with a script tag, a model tag with quotes) show
 
 import pandas as pd
 import pytest
-from PIL import Image
 
 from reports import build_report
 from reports.testing import make_run, score_rows, step_eval_items
 from tests.browser import chromium_page
+from tests.reports.helpers import write_bench
 
 XSS_PROMPT = "<script>alert(1)</script>"
 QUOTED = "evil\"tag'<b>x"  # a tag a hand-edited export could carry; run.yaml would refuse it
@@ -17,11 +17,7 @@ QUOTED = "evil\"tag'<b>x"  # a tag a hand-edited export could carry; run.yaml wo
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     items = step_eval_items(12)
-    bench = tmp / "bench"
-    for n, item in enumerate(items.item_id):
-        (bench / item).parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (16, 9), (n * 20 % 255, 80, 120)).save(bench / f"{item}.png")
-        (bench / f"{item}.txt").write_text(XSS_PROMPT if n == 0 else f"镜头缓缓拉近 prompt {n}", encoding="utf-8")
+    bench = write_bench(tmp / "bench", items.item_id, lambda n: XSS_PROMPT if n == 0 else f"镜头缓缓拉近 prompt {n}")
     models = ["stepvideo-ti2v@motion_score=2", "stepvideo-ti2v@motion_score=10", "static"]
     run, judgments = make_run(tmp / "xss-run", models, items=items, annotators=2, benchmark=bench)
     # The quoted tag enters through the judgments export and the scores table, which do not check tags.
