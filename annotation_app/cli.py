@@ -19,7 +19,7 @@ from stepeval.cli.options import Aspect, Domain, Ids, PresentOnly, Sample, Seed,
 from stepeval.errors import UserError
 from stepeval.human import AnnotationStore, create_study_from_run, export_judgments, import_judgments
 from stepeval.human.db import describe
-from stepeval.human.io import FORMATS, VIEWS
+from stepeval.human.io import FORMATS, VIEWS, read_judgments_text
 from stepeval.runs import Run
 
 app = typer.Typer(help="Blinded pairwise human evaluation: studies, annotators, the annotation app.", no_args_is_help=True)
@@ -194,6 +194,7 @@ def import_(
 ) -> None:
     """Import judgments made elsewhere. The whole file is checked first and refused whole, every
     problem listed with its line; importing twice adds nothing."""
+    read_judgments_text(file)  # an unreadable file is refused before any database is created
     store = _store(run, db)
     run_items = Run.open(run).item_ids if (run / "run.yaml").is_file() else None
     report = import_judgments(store, file, study_id=study, fmt=fmt, run_items=run_items or None, new_study=new_study)

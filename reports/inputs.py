@@ -40,18 +40,14 @@ class ReportInputs:
         self.have = ok_videos(self.generations)
 
 
-def _read_table(table, what: str) -> pd.DataFrame:
-    try:
-        frame = table.read()
-        # Plain Python strings: the report walks these columns value by value, which is slow on
-        # pandas' Arrow-backed strings.
-        for column in frame.columns:
-            if pd.api.types.is_string_dtype(frame[column]) and not pd.api.types.is_object_dtype(frame[column]):
-                frame[column] = frame[column].astype(object)
-        return frame
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise UserError(f"cannot read {what} ({exc})", path=table.path,
-                        hint="restore the file or re-run the step that writes it") from exc
+def _read_table(table) -> pd.DataFrame:
+    frame = table.read()  # a damaged file is a UserError naming it
+    # Plain Python strings: the report walks these columns value by value, which is slow on
+    # pandas' Arrow-backed strings.
+    for column in frame.columns:
+        if pd.api.types.is_string_dtype(frame[column]) and not pd.api.types.is_object_dtype(frame[column]):
+            frame[column] = frame[column].astype(object)
+    return frame
 
 
 def _prompts(run: Run, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame]:
@@ -78,8 +74,8 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
     if run.writer_active():
         warnings.append("Videos were still being generated into this run when the report was built: it shows what existed "
                         "then; build it again when generation has finished.")
-    generations = _read_table(run.generations, "generations.parquet")
-    scores = _read_table(run.scores, "scores.parquet")
+    generations = _read_table(run.generations)
+    scores = _read_table(run.scores)
     source = annotations
     if source is None and (run.root / DEFAULT_STORE).is_file():
         source = run.root / DEFAULT_STORE

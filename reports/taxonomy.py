@@ -77,7 +77,9 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot read the label file ({exc.strerror})", path=path) from exc
+        raise UserError(f"cannot read the label file ({exc.strerror})", path=path, hint="check the path and its permissions") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"the label file is not UTF-8 text ({exc.reason} at byte {exc.start})", path=path, hint="save it as UTF-8") from exc
     if suffix == ".csv":
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or not {"item_id", "category"} <= set(reader.fieldnames):
@@ -87,7 +89,8 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
     try:
         data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"the label file is not valid {suffix.lstrip('.').upper() or 'YAML'} ({exc})", path=path) from exc
+        raise UserError(f"the label file is not valid {suffix.lstrip('.').upper() or 'YAML'} ({exc})", path=path,
+                        hint="write the labels as CSV (item_id,category), JSON or YAML, in UTF-8") from exc
     if not isinstance(data, dict):
         raise UserError("the label file must map item ids to categories", path=path,
                         hint='e.g. {"real/H/001": ["Sports"]}')

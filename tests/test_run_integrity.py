@@ -104,3 +104,72 @@ def test_a_folder_named_like_a_video_is_named_as_a_folder(made, tmp_path, capsys
     code = main(["generate", "import", str(bench), str(folder), "--engine", "x", "--ids", item, "--run-dir", str(tmp_path / "r")])
     assert code == 1
     assert "is a folder, not a video file" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_scoring_keeps_what_was_scored_and_the_rerun_finishes(tmp_path):
+    """Ctrl-C at a terminal (SIGINT to the foreground process group, pool workers included) once the
+    progress bar shows some videos done: exit 130, the resume message, the rows scored so far kept;
+    the same command again scores only the rest."""
+    import os
+    import pty
+    import re
+    import select
+    import signal
+    import time
+
+    import pandas as pd
+
+    from stepeval.benchmark.synthetic import write_smoke_benchmark
+    from stepeval.metrics.common import MODEL_ITEM
+
+    bench = write_smoke_benchmark(tmp_path / "bench", n=8)
+    run_dir = tmp_path / "run"
+    big = ["--set", "height=256", "--set", "width=256", "--set", "num_frames=49", "--set", "fps=8"]
+    assert main(["generate", str(bench), "--model", "static", "--model", "camera", *big, "--run-dir", str(run_dir), "--no-vbench-view"]) == 0
+    total = 16
+    argv = [sys.executable, "-m", "stepeval.cli.main", "score", str(run_dir), "--metrics", "motion_score", "--workers", "1"]
+    master, slave = pty.openpty()  # a terminal, so the progress bar is live as a user sees it
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env={**os.environ, "COLUMNS": "120"})
+    os.close(slave)
+    seen, done = b"", 0
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+            counts = [int(m) for m in re.findall(rb"(\d+)/%d" % total, seen)]
+            done = max(counts, default=0)
+            if 2 <= done < total - 2:
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+    assert 2 <= done < total - 2, f"never saw the bar mid-way: {seen[-500:]!r}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # read to the end: the terminal closes when the process exits
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    rc = proc.wait(timeout=30)
+    os.close(master)
+    text = " ".join(seen.decode("utf-8", "replace").split())
+    assert rc == 130, text[-1000:]
+    assert "interrupted" in text and "rerun the same command to resume" in text and "Traceback" not in text
+    kept = pd.read_parquet(run_dir / "scores.parquet")
+    kept = kept[(kept["metric"] == "motion_score") & (kept["item_id"] != MODEL_ITEM)]
+    assert 1 <= len(kept) < total  # what was scored before Ctrl-C is on disk
+    assert not list(run_dir.glob(".scores.parquet.*.tmp"))
+
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rows = pd.read_parquet(run_dir / "scores.parquet")
+    rows = rows[(rows["metric"] == "motion_score") & (rows["status"] == "ok") & (rows["item_id"] != MODEL_ITEM)]
+    assert len(rows) == total and not rows.duplicated(["model_tag", "item_id", "sample"]).any()
+    assert set(kept["item_id"] + kept["model_tag"]) <= set(rows["item_id"] + rows["model_tag"])

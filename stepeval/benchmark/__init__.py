@@ -33,6 +33,8 @@ def load_benchmark(path: str | Path, kind: str = "auto", *, subset: Subset | Non
     if kind not in KINDS:
         raise UserError(f"unknown benchmark kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
     if kind == "auto":
+        if path.exists() and not path.is_dir():
+            raise UserError("is a file, not a benchmark folder", path=path, hint="pass the folder that holds the benchmark's images and prompts")
         if not path.is_dir():
             raise UserError("benchmark folder not found", path=path, hint="pass an existing folder")
         kind = detect_kind(path)

@@ -16,6 +16,8 @@ def export_dataset(loaded: LoadedBenchmark, out: str | Path, *, present_only: bo
     import datasets
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is a file, not a folder", path=out, hint="choose a new folder for the dataset")
     if out.exists() and any(out.iterdir()):
         raise UserError("output folder exists and is not empty", path=out, hint="choose a new folder or remove it first")
     items = [it for it in loaded.items if it.has_image or not present_only]

@@ -19,6 +19,7 @@ from stepeval import __version__
 from stepeval.cli import config as config_cli
 from stepeval.cli import data as data_cli
 from stepeval.cli import generate as generate_cli
+from stepeval.cli import published as published_cli
 from stepeval.cli import run as run_cli
 from stepeval.cli import score as score_cli
 from stepeval.cli import vbench as vbench_cli
@@ -44,6 +45,7 @@ app.command("score")(score_cli.score)
 app.add_typer(vbench_cli.app, name="vbench")
 app.add_typer(run_cli.app, name="run")
 app.add_typer(config_cli.app, name="config")
+app.add_typer(published_cli.app, name="published")
 
 
 def _version(value: bool) -> None:
@@ -84,16 +86,32 @@ def main(argv: list[str] | None = None) -> int:
         # Standalone mode lets click report usage errors itself (exit 2); our own errors pass through.
         app(args=argv, prog_name="stepeval", standalone_mode=True)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code == 130 and _caused_by_ctrl_c(exc):
+            _say_interrupted()  # typer turns Ctrl-C into a silent exit 130
+        return code
     except UserError as exc:
         if STATE.verbose:
             err_console.print(traceback.format_exc(), markup=False, highlight=False)
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: work written so far is kept; rerun the same command to resume.")
+        _say_interrupted()
         return 130
     return 0
+
+
+def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    seen = exc.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _say_interrupted() -> None:
+    err_console.print("[yellow]interrupted[/]: work written so far is kept; rerun the same command to resume.")
 
 
 if __name__ == "__main__":

@@ -130,6 +130,10 @@ def score(
     from stepeval.runs import Run
     from stepeval.runs.lock import exclusive_lock
 
+    run = Run.open(run_dir)
+    # The run's own tables are read once up front: a damaged one is one message, before any work.
+    run.generations.read()
+    run.scores.read()
     specs = [registry.parse_spec(v) for v in list(metrics or []) + list(more or [])]
     if not specs:
         raise UserError("no metric chosen", hint="add --metrics NAME (`stepeval score --list-metrics` lists them)")
@@ -157,7 +161,6 @@ def score(
         settings.update(sets.get(spec.name, {}))
         jobs.append((spec.name, registry.check_settings(metric, settings)))
 
-    run = Run.open(run_dir)
     if run.writer_active():
         err_console.print("[yellow]note:[/] videos are still being generated into this run: scoring the ones that exist now; "
                           "run the same command again when generation has finished to score the rest", soft_wrap=True)

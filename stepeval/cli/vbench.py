@@ -28,18 +28,56 @@ def _dims(spec: str | None) -> list[str]:
     return parse_dimensions(spec)
 
 
-def _weights_table(dims: list[str], cache_dir, torch_home) -> tuple[Table, dict]:
-    from stepeval.metrics.vbench_env import weights_report
+def _short(digest: str | None) -> str:
+    return f"{digest[:12]}…" if digest else "-"
 
-    report = weights_report(dims, cache_dir, torch_home)
-    table = Table(title="VBench-I2V weights")
+
+def _state(f) -> str:
+    if f.status == "verified":
+        return "[green]verified[/]"
+    if f.status == "unverified":
+        return "[yellow]present, unverified (no published hash)[/]"
+    if f.status == "wrong-hash":
+        return f"[red]wrong hash[/] (expected {_short(f.spec.sha256)}, got {_short(f.sha256)})"
+    return "[red]missing[/]" + ("" if f.spec.required else " (imported by the hub code)")
+
+
+def _weights_table(dims: list[str], cache_dir, torch_home, *, rehash: bool = False) -> tuple[Table, dict]:
+    """One row per weight file of each dimension: its state against the pinned table (full digests: --json)."""
+    from stepeval.metrics.vbench_env import default_cache_dir, default_torch_home, weights_status
+
+    if console.is_terminal:
+        with console.status("hashing weight files (about a second per GB the first time; cached afterwards) ..."):
+            report = weights_status(dims, cache_dir, torch_home, rehash=rehash)
+    else:
+        report = weights_status(dims, cache_dir, torch_home, rehash=rehash)
+    cache = Path(cache_dir or default_cache_dir()).expanduser()
+    hub = Path(torch_home or default_torch_home()).expanduser() / "hub"
+    table = Table(title="VBench-I2V weights, sha256 against the pinned table",
+                  caption=f"$VBENCH_CACHE_DIR = {escape(str(cache))}   $TORCH_HOME/hub = {escape(str(hub))}")
     table.add_column("dimension")
-    table.add_column("status")
-    table.add_column("missing files (put them exactly here)", overflow="fold")
-    for dim, missing in report.items():
-        status = "[green]runnable[/]" if not missing else f"[red]{len(missing)} missing[/]"
-        table.add_row(dim, status, "\n".join(f"{escape(str(w.path))}  ({escape(w.what)})" for w in missing) or "-")
+    table.add_column("file", overflow="fold")
+    table.add_column("state", overflow="fold")
+    table.add_column("sha256")
+    for dim, files in report.items():
+        runnable = not any(f.status == "missing" and f.spec.required for f in files)
+        if all(f.status == "verified" for f in files):
+            summary = "[green]all verified[/]"
+        elif all(f.status in ("verified", "unverified") for f in files):
+            summary = "[yellow]runnable, unverified files[/]"
+        else:
+            summary = "[red]missing or wrong files[/]" if runnable else "[red]cannot run[/]"
+        for i, f in enumerate(files):
+            table.add_row(f"{dim}\n{summary}" if i == 0 else "", escape(f.spec.label), _state(f), _short(f.sha256))
+        table.add_section()
     return table, report
+
+
+def _weights_json(report: dict) -> dict:
+    return {d: {"runnable": not any(f.status == "missing" and f.spec.required for f in files),
+                "ok": all(f.status in ("verified", "unverified") for f in files),
+                "missing": [str(f.path) for f in files if f.status == "missing"],
+                "files": [f.as_dict() for f in files]} for d, files in report.items()}
 
 
 @app.command()
@@ -71,25 +109,38 @@ def check(
     torch_home: TorchHome = None,
     dims: Dims = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    rehash: Annotated[bool, typer.Option("--rehash", help="Hash every file again instead of trusting the hash cache.")] = False,
 ) -> None:
-    """Check the environment (imports, versions) and which dimensions' weights are present.
+    """Check the environment (imports, versions) and every weight file the chosen dimensions read:
+    verified (sha256 matches the pinned table), present but unverified (no published hash), wrong
+    hash, or missing. Digests are cached by path, size and mtime, so a repeated check is fast.
 
-    Exit code 0 when the environment works and every chosen dimension is runnable, 1 when some
-    weights are missing, 2 when the environment is absent or broken."""
-    from stepeval.metrics.vbench_env import load_env
+    Exit code 0 when the environment works and no file of a chosen dimension is missing or has a
+    wrong hash, 1 otherwise, 2 when the environment is absent or broken."""
+    from stepeval.metrics.vbench_env import default_cache_dir, load_env
+    from stepeval.metrics.vbench_weights import HASH_CACHE_NAME, is_random_weights_root, load_table
 
     env = load_env(path, verify=True)
     chosen = _dims(dims)
-    table, report = _weights_table(chosen, cache_dir, torch_home)
+    table, report = _weights_table(chosen, cache_dir, torch_home, rehash=rehash)
+    cache = Path(cache_dir or default_cache_dir()).expanduser()
+    weights_table = load_table()
     if as_json:
         typer.echo(json.dumps({"env": str(env.path), "versions": env.info,
-                               "dimensions": {d: {"runnable": not m, "missing": [str(w.path) for w in m]} for d, m in report.items()}}, indent=2))
+                               "weights_table": {"path": str(weights_table.source), "sha256": weights_table.sha256},
+                               "hash_cache": str(cache / HASH_CACHE_NAME),
+                               "dimensions": _weights_json(report)}, indent=2))
     else:
         pk = env.info.get("packages") or {}
         console.print(f"[green]environment ok[/]: {env.path}")
         console.print(", ".join(f"{k} {v}" for k, v in pk.items() if v), soft_wrap=True)
         console.print(table)
-    if any(report.values()):
+        if is_random_weights_root(cache):
+            console.print("this cache holds random test weights (`write-random-weights`): scores made with it mean nothing")
+        if any(f.status == "wrong-hash" for files in report.values() for f in files):
+            console.print("wrong hash: the file is not the one VBench's numbers were made with; "
+                          "`stepeval vbench prefetch` replaces it with a verified download")
+    if any(f.status in ("missing", "wrong-hash") for files in report.values() for f in files):
         raise typer.Exit(1)
 
 
@@ -100,8 +151,10 @@ def prefetch(
     dims: Dims = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be downloaded.")] = False,
 ) -> None:
-    """Download the weights (and torch.hub code) the chosen dimensions miss, on a machine with
-    internet; copy VBENCH_CACHE_DIR and TORCH_HOME/hub to an offline machine afterwards."""
+    """Download the weights (and torch.hub code) the chosen dimensions miss or hold with a wrong hash,
+    on a machine with internet, from URLs pinned to a commit, release or content address. Each file
+    with a published sha256 is checked before it is put in place; a mismatch is refused. Copy
+    VBENCH_CACHE_DIR and TORCH_HOME/hub to an offline machine afterwards."""
     from stepeval.metrics.vbench_env import fetch_plan
     from stepeval.metrics.vbench_env import prefetch as do_prefetch
 
@@ -111,7 +164,10 @@ def prefetch(
         console.print("nothing to fetch: every chosen dimension has its files")
         return
     for f in plan:
-        console.print(f"{'would fetch' if dry_run else 'fetch'} {escape(f.url)} -> {escape(str(f.dest))} ({f.kind})", soft_wrap=True)
+        known = sum(1 for w in f.files if w.sha256)
+        check_note = (f"sha256 {f.sha256}" if f.sha256 else "no published sha256" if f.kind == "file"
+                      else f"{known} of its files checked after unpacking" if known else f"no published sha256 for its {len(f.files)} file(s)")
+        console.print(f"{'would fetch' if dry_run else 'fetch'} {escape(f.url)} -> {escape(str(f.dest))} ({f.kind}; {check_note})", soft_wrap=True)
     if dry_run:
         return
     failed = do_prefetch(chosen, cache_dir, torch_home, log=lambda m: console.print(escape(m), soft_wrap=True))

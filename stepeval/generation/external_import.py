@@ -81,7 +81,8 @@ def read_mapping(path: Path, folder: Path) -> list[MappedVideo]:
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise UserError(f"not valid {path.suffix.lstrip('.').upper() or 'YAML'} ({exc})", path=path) from exc
+            raise UserError(f"not valid {path.suffix.lstrip('.').upper() or 'YAML'} ({exc})", path=path,
+                            hint="write the mapping as CSV (item_id,video), JSON or YAML, in UTF-8") from exc
         if isinstance(data, dict):
             records = []
             for item_id, value in data.items():

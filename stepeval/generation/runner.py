@@ -24,7 +24,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from rich.table import Table as RichTable
 
 from stepeval.benchmark import BenchmarkItem, Problem, Subset, load_benchmark
 from stepeval.benchmark.checks import skipped_table
+from stepeval.benchmark.vbench_suite import crop_for_size
 from stepeval.errors import UserError
 from stepeval.generation import registry
 from stepeval.generation.distributed import DistContext, init_distributed, resolve_device
@@ -300,9 +301,26 @@ class _Runner:
                 progress.advance(task)
         self._release()
 
+    def image_for(self, gen: Generator, w: _Work) -> Path:
+        """The item's image; for VBench-I2V, the crop nearest the model's output size (its adaptive
+        aspect ratio): the size the generator makes from the default crop picks the crop."""
+        image = Path(w.item.image_path)
+        if not w.item.extra.get("crops"):
+            return image
+        probe = GenerationRequest(item_id=w.item.id, prompt=w.item.prompt, image_path=image, seed=0)
+        fixed = {**dict(getattr(gen, "parameters", None) or {}), **w.spec.params}
+        try:
+            resolve = getattr(gen, "resolve", None)
+            height, width, _, _ = resolve(probe) if callable(resolve) else gen.capabilities.resolve(
+                replace(probe, height=fixed.get("height"), width=fixed.get("width")))
+        except UserError:  # a bad default crop: generate() meets it again and records the failure
+            return image
+        return crop_for_size(w.item, width, height) or image
+
     def generate_one(self, gen: Generator, per_request: dict, w: _Work) -> dict:
         seed = derive_seed(self.cfg.seed, w.item.id, w.sample)
-        request = GenerationRequest(item_id=w.item.id, prompt=w.item.prompt, image_path=Path(w.item.image_path), seed=seed, sample=w.sample, params=dict(per_request))
+        image = self.image_for(gen, w)
+        request = GenerationRequest(item_id=w.item.id, prompt=w.item.prompt, image_path=image, seed=seed, sample=w.sample, params=dict(per_request))
         path = self.run.video_path(w.spec.tag, w.item.id, w.sample)
         status, error, tb = "ok", None, None
         fps, frames_n, width, height, seconds, peak = 0.0, 0, 0, 0, 0.0, None
@@ -328,6 +346,8 @@ class _Runner:
                 status, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
                 seconds = time.perf_counter() - t0
         params = {**dict(getattr(gen, "parameters", None) or {}), **w.spec.params}
+        if w.item.extra.get("crops"):
+            params["image_crop"] = image.parent.name  # which of VBench-I2V's crops the video was made from
         row = {
             "model_tag": w.spec.tag,
             "item_id": w.item.id,

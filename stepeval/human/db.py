@@ -98,7 +98,8 @@ def friendly_errors(url: str):
     except OperationalError as exc:
         raise _translate(exc, url) from exc
     except DBAPIError as exc:
-        if "readonly" in str(exc.orig).lower() or "read-only" in str(exc.orig).lower():
+        low = str(exc.orig).lower()
+        if any(words in low for words in ("readonly", "read-only", "not a database", "malformed")):
             raise _translate(exc, url) from exc
         raise
 
@@ -119,6 +120,9 @@ def _translate(exc: DBAPIError, url: str) -> UserError:
             path=where,
             hint="make the file and its folder writable (chmod u+w), or copy it and pass --db to the copy",
         )
+    if "not a database" in low or "malformed" in low:
+        return UserError(f"not an annotation database, or a damaged one ({msg}); nothing was written", path=where,
+                         hint="pass --db the study's database file, or move this file aside to start a new one")
     if "unable to open" in low:
         return UserError(f"cannot open the annotation database ({msg})", path=where, hint="check that the file and its folder exist and are readable")
     return UserError(f"database error: {msg}", path=where, hint="check that the database server is running and the URL is right")

@@ -156,16 +156,21 @@ class _Row:
         return (*self.task_key, self.created_at or "")
 
 
-def _read_records(path: Path, fmt: str):
-    """(line number, dict) for every record, or (line number, reason) for a line that is not one."""
+def read_judgments_text(path: Path) -> str:
+    """The file's text, or one UserError naming it (missing, a folder, not UTF-8)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError("file not found", path=path, hint="check the path") from None
     except IsADirectoryError:
         raise UserError("is a directory, not a judgments file", path=path, hint="give the .jsonl or .csv file") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path, hint="save the file as UTF-8") from None
+
+
+def _read_records(path: Path, fmt: str):
+    """(line number, dict) for every record, or (line number, reason) for a line that is not one."""
+    text = read_judgments_text(path)
     if fmt == "jsonl":
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

@@ -81,6 +81,11 @@ def group_score(raw: Mapping[str, float], group: str) -> float:
     return sum(BY_KEY[k].normalised(float(raw[k])) for k in keys) / sum(BY_KEY[k].weight for k in keys)
 
 
+def total_score(quality: float, i2v: float) -> float:
+    """Total from the two group scores (the leaderboard weighs them equally)."""
+    return (quality * 1.0 + i2v * 1.0) / 2
+
+
 def aggregate(raw: Mapping[str, float]) -> Aggregates:
     """Quality, I2V and Total from a mapping dimension key -> raw value in [0, 1].
 
@@ -89,4 +94,4 @@ def aggregate(raw: Mapping[str, float]) -> Aggregates:
     _check(raw, DIMENSION_KEYS)
     quality = group_score(raw, "quality")
     i2v = group_score(raw, "i2v")
-    return Aggregates(quality=quality, i2v=i2v, total=(quality * 1.0 + i2v * 1.0) / 2)
+    return Aggregates(quality=quality, i2v=i2v, total=total_score(quality, i2v))

@@ -35,6 +35,7 @@ from pathlib import Path
 from PIL import Image
 
 from stepeval.benchmark.camera import VBENCH_PHRASES, camera_motion
+from stepeval.benchmark.vbench_suite import crop_for_size
 from stepeval.errors import UserError
 from stepeval.metrics.aggregate import DIMENSION_KEYS, aggregate
 from stepeval.metrics.common import (
@@ -51,6 +52,7 @@ from stepeval.metrics.common import (
 )
 from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
 from stepeval.metrics.vbench_env import DRIVER, VBenchEnv, default_cache_dir, default_torch_home, load_env, missing_weights
+from stepeval.metrics.vbench_weights import weights_record
 from stepeval.runs import Run
 
 PREFIX = "vbench_i2v/"
@@ -204,7 +206,8 @@ def score_run_vbench(
     items, items_note = _benchmark_items(run, benchmark, kind, {v.item_id for v in videos})
     if items_note:
         say(f"[yellow]benchmark not loaded[/]: {items_note}; i2v and camera dimensions cannot run")
-    env_record = env.record(",".join(device_list))
+    # The weights' hashes go with every row: a score is only comparable with another made from the same files.
+    env_record = env.record(",".join(device_list), weights=weights_record(dims, cache, thome))
     done = {d: ({} if rescore else done_keys(run, metric_name(d), key)) for d in dims}
     missing_w = {d: missing_weights(d, cache, thome) for d in dims}
 
@@ -238,9 +241,14 @@ def score_run_vbench(
             item = items.get(v.item_id)
             vkey = f"v{n:05d}"
             plain_dims, camera = [], None
+            # VBench-I2V's own suite names the dimensions each prompt is scored on (camera prompts
+            # only on camera_motion); other benchmarks' items are scored on every chosen dimension.
+            suite_dims = item.extra.get("dimensions") if item is not None else None
             for d in todo:
                 cam = camera_type(item.prompt) if (d == "camera_motion" and item is not None) else None
-                if d == "camera_motion" and item is not None and cam is None:
+                if suite_dims is not None and d not in suite_dims:
+                    fail(buf, v, d, f"VBench-I2V does not score {d} on this prompt (its full info lists {', '.join(suite_dims)})", status="excluded")
+                elif d == "camera_motion" and item is not None and cam is None:
                     fail(buf, v, d, "no camera instruction in the prompt", status="excluded")
                 elif d in I2V_IMAGE_DIMS and (item is None or item.image_path is None):
                     why = items_note or f"the benchmark copy has no image for {v.item_id}"
@@ -264,7 +272,8 @@ def score_run_vbench(
             image_name = f"{vkey}.png"
             if any(d in I2V_IMAGE_DIMS for d in plain_dims):
                 try:
-                    _stage_image(item.image_path, work / "vbench2_beta_i2v" / "data" / "crop" / RESOLUTION / image_name, info.height, info.width)
+                    # the crop nearest the video's aspect, as VBench-I2V pairs them (other benchmarks: the image)
+                    _stage_image(crop_for_size(item, info.width, info.height), work / "vbench2_beta_i2v" / "data" / "crop" / RESOLUTION / image_name, info.height, info.width)
                 except UserError as exc:
                     for d in [d for d in plain_dims if d in I2V_IMAGE_DIMS]:
                         fail(buf, v, d, f"input image unusable: {exc}")

@@ -7,11 +7,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from stepeval.errors import UserError
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)` to produce the file, then rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UserError("is a folder; a file is written here", path=path, hint="name a file path instead (a new or existing file)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the folder for this file ({exc.strerror})", path=path.parent,
+                        hint="choose a location you can write to") from exc
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -108,6 +108,9 @@ class Run:
                 stage_seconds=old.stage_seconds if old else [],
             )
             run = cls(root, record)
+            if old is not None:  # a damaged table is refused before this invocation is recorded
+                run.generations.read()
+                run.scores.read()
             run.save()
         return run
 

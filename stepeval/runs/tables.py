@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stepeval.errors import UserError
 from stepeval.runs.atomic import atomic_write
 from stepeval.runs.lock import short_lock
 
@@ -37,7 +38,14 @@ class Table:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return pd.DataFrame()
-        return pd.read_parquet(io.BytesIO(data))
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise UserError(
+                f"cannot read {self.path.name}: the file is damaged ({exc})", path=self.path,
+                hint=f"restore it from a backup, or move it aside and rerun the command that writes it "
+                     f"(`stepeval {'score' if self.path.name.startswith('scores') else 'generate'}`); nothing was changed",
+            ) from exc
 
     def append(self, rows: Iterable[dict]) -> int:
         new = pd.DataFrame([_normalise(r) for r in rows])

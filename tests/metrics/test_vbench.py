@@ -9,6 +9,7 @@ missing weights, an absent or broken environment).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -72,7 +73,9 @@ def test_weight_table_and_prefetch_plan(tmp_path):
     urls = sorted(f.url for f in plan)
     # One DINO checkpoint download serves both dimensions (linked into vbench's folder), plus the hub code and RAFT's zip.
     assert sum("dino_vitbase16_pretrain.pth" in u for u in urls) == 1
-    assert any(u.endswith("dino/archive/refs/heads/main.zip") for u in urls) and any("models.zip" in u for u in urls)
+    # The hub code comes from a pinned commit, never a branch head that moves under the scores.
+    assert any(u.endswith("dino/archive/7c446df5b9f45747937fb0d72314eb9f7b66930a.zip") for u in urls) and any("models.zip" in u for u in urls)
+    assert not any("refs/heads" in u for u in urls)
     assert (cache / "dino_model" / "dino_vitbase16_pretrain.pth", thome / "hub" / "checkpoints" / "dino_vitbase16_pretrain.pth") in links
 
 
@@ -172,6 +175,11 @@ def test_ci_dimensions_score_every_video_through_stepeval(scored_run, vbench_env
     env = json.loads(per_video.iloc[0]["env"])
     assert env["packages"]["vbench"] == "0.1.5" and env["packages"]["torch"] and env["device"] == "cpu"
     assert env["packages"] == vbench_env.info["packages"]
+    # The weights the row was made with: each file's sha256, flagged as the random test weights they are.
+    _, _, cache, _ = scored_run
+    amt = env["weights"]["files"]["motion_smoothness"]["$VBENCH_CACHE_DIR/amt_model/amt-s.pth"]
+    assert amt == {"sha256": hashlib.sha256((cache / "amt_model" / "amt-s.pth").read_bytes()).hexdigest(), "status": "random-weights"}
+    assert set(env["weights"]["files"]) == set(CI_DIMENSIONS)
     bad = df[df["item_id"] == "anime/V/013"]
     assert len(bad) == len(CI_DIMENSIONS) and (bad["status"] == "failed").all()
     assert bad["error"].str.contains("anime/V/013").all()
@@ -199,10 +207,16 @@ def test_ci_dimensions_are_aggregated_per_model(scored_run):
         assert 0 < aggregate(full).total < 2
 
 
-def test_rescoring_is_skipped_and_check_reports_runnable(scored_run, vbench_env):
+def test_rescoring_is_skipped_and_check_reports_random_weights_as_wrong(scored_run, vbench_env, capsys):
     run, _, cache, thome = scored_run
     before = len(run.scores.read())
     rep = score_run_vbench(run, list(CI_DIMENSIONS), env_path=vbench_env.path, cache_dir=cache, torch_home=thome, devices="cpu")
     assert rep.skipped == {d: 8 for d in CI_DIMENSIONS} and not rep.scored and not rep.logs  # no vbench process started
     assert len(run.scores.read()) > before  # only the failed video's rows and the per-model rows are rewritten
-    assert main(["vbench", "check", "--path", str(vbench_env.path), "--dims", "ci", "--cache-dir", str(cache), "--torch-home", str(thome)]) == 0
+    # Runnable (scoring above used them), but not VBench's weights: check says so and exits 1.
+    capsys.readouterr()
+    assert main(["vbench", "check", "--json", "--path", str(vbench_env.path), "--dims", "ci", "--cache-dir", str(cache), "--torch-home", str(thome)]) == 1
+    dims = json.loads(capsys.readouterr().out)["dimensions"]
+    assert all(dims[d]["runnable"] for d in CI_DIMENSIONS)
+    clip = {Path(f["path"]).name: f for f in dims["background_consistency"]["files"]}["ViT-B-32.pt"]
+    assert clip["status"] == "wrong-hash" and clip["expected_sha256"] == "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"

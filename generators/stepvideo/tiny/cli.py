@@ -21,6 +21,20 @@ app = typer.Typer(
 )
 
 
+def _check_out(out: Path) -> None:
+    import tempfile
+
+    from stepeval.errors import UserError
+
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is a file; the checkpoint is a folder", path=out, hint="pass --out a new folder (or a previous checkpoint's)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise UserError(f"cannot write the checkpoint folder ({exc.strerror})", path=out, hint="pass --out a folder you can write to") from exc
+
+
 @app.callback(invoke_without_command=True)
 def train_tiny(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write (hub layout).")] = Path("weights/stepvideo-ti2v-tiny"),
@@ -34,6 +48,7 @@ def train_tiny(
     """Write a checkpoint folder loadable as `stepvideo-ti2v-tiny --set model_dir=OUT`."""
     from generators.stepvideo.tiny.train import TinyRecipe, train_tiny as run_training
 
+    _check_out(out)  # an hour of training must not end at the first write
     recipe = TinyRecipe(seed=seed, threads=threads)
     overrides = {"vae_steps": vae_steps, "dit_steps": dit_steps, "train_clips": train_clips, "eval_every": eval_every}
     recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
