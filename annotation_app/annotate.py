@@ -37,6 +37,9 @@ def _show_video(path: Path) -> None:
 
 
 def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> None:
+    # First, so that its key handler is in the page before the first item's caption (a key
+    # pressed then would otherwise reach nothing); it installs itself once per browser tab.
+    st.html(media.PAGE_JS, unsafe_allow_javascript=True)
     study = store.study(ident.study_id)
     if not ident.tutorial_done and not st.session_state.get("tutorial_seen"):
         if render_tutorial(study.dimensions):
@@ -63,7 +66,7 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
 
     if idx >= len(queue):
         st.success("All done, thank you! You can go back to review or change an answer.")
-        st.button("Back", key="back", shortcut="B", on_click=_go_to, args=(len(queue) - 1,))
+        st.button("Back", key="back", on_click=_go_to, args=(len(queue) - 1,))
         return
 
     task = queue[idx]
@@ -72,7 +75,10 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
         st.session_state["shown"] = (task.id, time.monotonic())
     submission_id = state.submission_id(task.id)  # made with the form, so every send of it shares it
 
-    st.caption(f"Item {idx + 1} of {len(queue)}" + (" · answered before: changing it keeps a record of both" if task.answer else ""))
+    # The caption carries the item's marker: Streamlit replaces the page element by element, so the
+    # page's script compares it with the answer block before a key may act (media.PAGE_JS).
+    caption = f"Item {idx + 1} of {len(queue)}" + (" · answered before: changing it keeps a record of both" if task.answer else "")
+    st.caption(caption + media.item_marker(task.id, len(study.dimensions), state.next_render()), unsafe_allow_html=True)
     top = st.columns([1, 2])
     with top[0]:
         if item.image_path and Path(item.image_path).is_file():
@@ -89,9 +95,14 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
     with right:
         st.markdown("**Right**")
         _show_video(_video_path(store, run_root, task, task.right_tag))
-    st.html(media.PAGE_JS, unsafe_allow_javascript=True)
 
     stored = (task.answer or {}).get("labels") or {}
+    answer = task.answer or {}
+    # The answers do not rerun the script when chosen ("ignore"): the browser holds them and sends
+    # them with the submit click, in one message and one script run. Chosen one rerun each, a
+    # key press could land while Streamlit was redrawing the page, and a fast annotator's four
+    # reruns per item were most of the server's work. Each widget is keyed to its item's task, so
+    # an answer can only ever be stored for the item it was given on.
     for n, dim in enumerate(study.dimensions):
         row = st.columns([3, 2])
         with row[0]:
@@ -100,24 +111,23 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
             with st.popover("Guideline"):
                 st.markdown(dim.guideline)
         with row[1]:
-            # A radio keeps its value across Streamlit's coalesced reruns, so fast key presses
-            # (1, 5, 9, Enter) are never lost the way momentary button clicks can be.
             st.radio(
                 dim.title, [text for _, text in LABELS], horizontal=True, label_visibility="collapsed",
                 index=VALUES.index(stored[dim.name]) if stored.get(dim.name) in VALUES else None,
-                key=f"{dim.name}:{task.id}",
+                key=f"{dim.name}:{task.id}", on_change="ignore",
             )
-    answer = task.answer or {}
-    st.text_input("Comment (optional)", value=answer.get("comment") or "", key=f"comment:{task.id}")
-    st.checkbox("Cannot judge: a video is broken or does not play", value=answer.get("cannot_judge", False), key=f"cannot:{task.id}")
+    st.text_input("Comment (optional)", value=answer.get("comment") or "", key=f"comment:{task.id}", on_change="ignore")
+    st.checkbox("Cannot judge: a video is broken or does not play", value=answer.get("cannot_judge", False), key=f"cannot:{task.id}", on_change="ignore")
 
+    # Enter and B belong to the page's script, which holds them back while the page is being
+    # redrawn (media.PAGE_JS), so neither button has a Streamlit shortcut.
     nav = st.columns([1, 1, 4])
     with nav[0]:
-        st.button("Back", key="back", shortcut="B", disabled=idx == 0, on_click=_go_to, args=(idx - 1,))
+        st.button("Back", key="back", disabled=idx == 0, on_click=_go_to, args=(idx - 1,))
     with nav[1]:
-        # Submitting in the button's callback, before the script runs again, lets that one run
+        # Storing in the button's callback, before the script runs again, lets that one run
         # render the next item (instead of a run to store and a second run to show the result).
-        st.button("Submit & next", key="submit", shortcut="Enter", type="primary", on_click=_submit,
+        st.button("Submit & next", key="submit", type="primary", on_click=_submit,
                   args=(store, ident, task.id, [d.name for d in study.dimensions], [d.title for d in study.dimensions], idx, submission_id))
 
 

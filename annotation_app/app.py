@@ -2,13 +2,14 @@
 
 One script, three views: sign-in, the annotator's page and the admin page (`?view=admin`). The
 role comes from the token, never from the URL: an annotator who opens `?view=admin` is refused.
+A reload keeps the annotator signed in through a sign-in cookie (annotation_app/signin.py).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from annotation_app import admin, annotate, state
+from annotation_app import admin, annotate, signin, state
 from annotation_app.config import from_env
 from stepeval.human import AnnotationStore, AuthError
 from stepeval.errors import UserError
@@ -33,7 +34,7 @@ def _sign_in_form(store: AnnotationStore, want_admin: bool) -> None:
         except AuthError as exc:
             st.error(str(exc))
             return
-        state.sign_in(ident)
+        state.sign_in(ident, store.start_sign_in(ident))
         st.rerun()
 
 
@@ -45,20 +46,29 @@ def main() -> None:
         st.error(str(exc))
         return
     want_admin = st.query_params.get("view") == "admin"
+    cookie = signin.cookie_name(store.url)
     ident = state.identity()
     if ident is None:
-        _sign_in_form(store, want_admin)
-        return
-    if ident.role == "annotator":
+        ident = signin.resume(store, cookie)
+    else:
+        # Asked again on every run: a sign-out in another tab, an expired sign-in or a token
+        # revoked since ends this page's sign-in too.
         try:
-            store.check_active(ident.annotator_id)
+            ident = store.resume_sign_in(state.sign_in_key())
         except AuthError as exc:
             state.sign_out()
             st.session_state["signin_error"] = str(exc)
             st.rerun()
+        state.refresh(ident)
+    if ident is None:
+        _sign_in_form(store, want_admin)
+        signin.forget(cookie)
+        return
     with st.sidebar:
+        signin.keep(cookie, state.sign_in_key())
         st.caption(f"Signed in as {ident.name}")
         if st.button("Sign out", key="signout"):
+            store.end_sign_in(state.sign_in_key())
             state.sign_out()
             st.rerun()
     if want_admin and ident.role != "admin":

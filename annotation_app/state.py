@@ -13,15 +13,34 @@ def identity() -> Identity | None:
     return st.session_state.get("identity")
 
 
-def sign_in(ident: Identity) -> None:
+def sign_in_key() -> str | None:
+    """The key of this browser's sign-in record (the store keeps its hash; the cookie keeps it)."""
+    return st.session_state.get("sign_in_key")
+
+
+def sign_in(ident: Identity, key: str) -> None:
     st.session_state["identity"] = ident
-    for key in ("idx", "submission", "shown", "notice"):
-        st.session_state.pop(key, None)
+    st.session_state["sign_in_key"] = key
+    for name in ("idx", "submission", "shown", "notice"):
+        st.session_state.pop(name, None)
+
+
+def refresh(ident: Identity) -> None:
+    """The identity as the store reads it now (tutorial done, name)."""
+    st.session_state["identity"] = ident
 
 
 def sign_out() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+
+
+def next_render() -> int:
+    """A number per script run of the annotator's page: the page's script tells a caption drawn by
+    the run that answers a submit from the one that was on screen when the submit was sent."""
+    n = st.session_state.get("render", 0) + 1
+    st.session_state["render"] = n
+    return n
 
 
 def submission_id(task_id: str) -> str:

@@ -10,6 +10,14 @@ Builds a run in a temp folder (videos from the shared benchmark's images), start
   and -> both of its videos have readyState >= 2 ("videos");
 with 1 and with 8 annotators submitting at once (8 browser contexts of one Chromium).
 Reference in the same run: the target, p95 < 300 ms with 8 sessions.
+
+    python benchmarks/annotation_browser.py --keyboard-check [--sessions 8] [--items 12] [--repeats 3]
+
+instead checks that nothing is lost when annotators go as fast as they can: each of 8 annotators
+presses an item's three answer keys and Enter the moment its caption appears (the driver of
+tests/human/test_app_concurrency_browser.py, which runs a smaller version in CI), on a fresh
+server and study per repeat; prints per repeat the tasks answered, label rows, judgment rows,
+answers that differ from the keys pressed, and how often the page said a key was not recorded.
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ STEP_EVAL = REPO.parent / "shared" / "benchmark" / "Step-Video-TI2V-Eval"
 # The key handler is installed by the page's script, which mounts after the videos.
 THINK_MS = 700
 KEYS_READY = "() => window.__stepevalSync === true && document.querySelectorAll('[data-testid=\"stRadio\"]').length === 3"
-JUDGED = "() => document.querySelectorAll('[data-testid=\"stRadio\"] input:checked').length === 3"
+# Checked answers of the item on screen only: the previous item's stay in the page, stale and
+# hidden, until Streamlit replaces them.
+JUDGED = "() => document.querySelectorAll('[data-testid=\"stElementContainer\"]:not([data-stale=\"true\"]):not([data-stepeval-other-item]) [data-testid=\"stRadio\"] input:checked').length === 3"
 READY = "(old) => { const v = [...document.querySelectorAll('video')]; return v.length === 2 && v.every((x) => x.readyState >= 2 && !old.includes(x.currentSrc)); }"
 
 
@@ -114,11 +124,42 @@ async def run_all(args) -> None:
             await browser.close()
 
 
+def keyboard_check(args) -> None:
+    from tests.human.test_app_concurrency_browser import check_store, judge_all, make_study, plan_keys
+
+    sessions = args.sessions[-1]
+    print(f"{sessions} annotators x {args.items} items, keys + Enter pressed as each caption appears; {args.repeats} repeats")
+    failed = 0
+    for rep in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            store, sid, root, tokens = make_study(Path(tmp), STEP_EVAL, sessions, args.items, seed=rep)
+            plans = {name: plan_keys(100 * rep + n, args.items) for n, name in enumerate(tokens)}
+            t0 = time.perf_counter()
+            try:
+                with serving(root) as (base, _):
+                    results = asyncio.run(judge_all(base, tokens, plans))
+                counts = check_store(store, sid, tokens, results)
+                print(f"repeat {rep + 1}: {time.perf_counter() - t0:.0f} s; " + "; ".join(f"{k} {v}" for k, v in counts.items()))
+            except Exception as exc:  # a lost answer, or a page that never came: count it, go on
+                failed += 1
+                print(f"repeat {rep + 1}: FAILED after {time.perf_counter() - t0:.0f} s: {exc}")
+            finally:
+                store.close()
+    if failed:
+        raise SystemExit(f"{failed} of {args.repeats} repeats lost or misplaced answers")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=12)
     ap.add_argument("--sessions", type=int, nargs="+", default=[1, 8])
-    asyncio.run(run_all(ap.parse_args()))
+    ap.add_argument("--keyboard-check", action="store_true", help="check that fast keyboard annotators lose nothing (see above)")
+    ap.add_argument("--repeats", type=int, default=3, help="with --keyboard-check: fresh server and study per repeat")
+    args = ap.parse_args()
+    if args.keyboard_check:
+        keyboard_check(args)
+    else:
+        asyncio.run(run_all(args))
 
 
 if __name__ == "__main__":

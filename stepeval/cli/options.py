@@ -13,7 +13,7 @@ from stepeval.benchmark.subsets import read_ids_file
 Kind = Annotated[str, typer.Option("--kind", help=f"Benchmark layout: {', '.join(KINDS)}.", show_default=True)]
 Domain = Annotated[Optional[list[str]], typer.Option("--domain", help="Keep only this domain (real, anime, ...). Repeatable.")]
 Aspect = Annotated[Optional[list[str]], typer.Option("--aspect", help="Keep only this aspect (H, S, V). Repeatable.")]
-Ids = Annotated[Optional[str], typer.Option("--ids", help="Comma-separated item ids, or @FILE with one id per line.")]
+Ids = Annotated[Optional[str], typer.Option("--ids", help="Comma-separated item ids, or @FILE with one id per line (for ids that hold commas, such as VBench-I2V's camera prompts).")]
 Sample = Annotated[Optional[int], typer.Option("--sample", min=1, help="Seeded random sample of N items, stratified by domain and aspect.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for --sample.")]
 PresentOnly = Annotated[bool, typer.Option("--present-only", help="Keep only items whose image is present locally.")]

@@ -111,3 +111,18 @@ class JudgmentLabel(Base):
     dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
     screen_label: Mapped[str | None] = mapped_column(String(8), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+class SignIn(Base):
+    """A browser's sign-in: the app keeps a random key in a cookie so that a reload resumes the
+    signed-in annotator without the access token ever being stored in the browser or the URL. Only
+    the key's hash is stored; signing out ends the row, and it expires on its own."""
+
+    __tablename__ = "sign_ins"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"))
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id"), nullable=True)  # None: the study admin
+    created_at: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[str] = mapped_column(String(40))
+    ended_at: Mapped[str | None] = mapped_column(String(40), nullable=True)

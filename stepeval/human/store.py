@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,13 +25,14 @@ from stepeval.errors import UserError
 from stepeval.human import assignment
 from stepeval.human.db import describe, friendly_errors, make_engines, resolve_url
 from stepeval.human.dimensions import DIMENSIONS, SCREEN_LABELS, Dimension, dimensions_from_dicts, to_outcome
-from stepeval.human.models import Annotator, Base, Judgment, JudgmentLabel, Study, StudyItem, Task
+from stepeval.human.models import Annotator, Base, Judgment, JudgmentLabel, SignIn, Study, StudyItem, Task
 from stepeval.human.schema import JUDGMENT_COLUMNS, JUDGMENT_TYPES
 
 # The contract's columns as a list, the form DataFrame column selection takes.
 FRAME_COLUMNS = list(JUDGMENT_COLUMNS)
 SOURCES = ("app", "import", "auto")
 _MAX_SUBMIT_ATTEMPTS = 50
+SIGN_IN_DAYS = 14  # how long a browser stays signed in without typing the token again
 
 
 def now_iso() -> str:
@@ -305,11 +306,42 @@ class AnnotationStore:
             raise AuthError(f"this page needs the {role} token of the study", hint=f"sign in with the {role} token")
         return ident
 
-    def check_active(self, annotator_id: int) -> None:
+    def start_sign_in(self, ident: Identity, *, days: float = SIGN_IN_DAYS) -> str:
+        """Record a browser's sign-in; returns its key (random, shown to that browser only)."""
+        key = new_token()
+        now = datetime.now(timezone.utc)
+        with self._write() as s:
+            s.add(SignIn(key_hash=hash_token(key), study_id=ident.study_id, annotator_id=ident.annotator_id,
+                         created_at=now.isoformat(timespec="milliseconds"),
+                         expires_at=(now + timedelta(days=days)).isoformat(timespec="milliseconds")))
+        return key
+
+    def resume_sign_in(self, key: str) -> Identity:
+        """Who a sign-in key belongs to, read fresh (tutorial state, revocation). Refuses a key that
+        is unknown, signed out or expired, and an annotator whose token was revoked since."""
+        key = (key or "").strip()
         with self._read() as s:
-            ann = s.get(Annotator, annotator_id)
-            if ann is None or ann.revoked_at is not None:
+            row = s.get(SignIn, hash_token(key)) if key else None
+            if row is None or row.ended_at is not None:
+                raise AuthError("you are signed out", hint="sign in with your token")
+            if datetime.fromisoformat(row.expires_at) <= datetime.now(timezone.utc):
+                raise AuthError("your sign-in expired", hint="sign in again with your token")
+            if row.annotator_id is None:
+                st = s.get(Study, row.study_id)
+                if st is None or st.admin_token_hash is None:
+                    raise AuthError("this study has no admin sign-in any more", hint="ask for the current admin token")
+                return Identity("admin", row.study_id)
+            ann = s.get(Annotator, row.annotator_id)
+            if ann is None or ann.revoked_at is not None or ann.token_hash is None:
                 raise AuthError("your token was revoked", hint="ask the study admin for a new token")
+            return Identity("annotator", ann.study_id, ann.id, ann.name, tutorial_done=ann.tutorial_done_at is not None)
+
+    def end_sign_in(self, key: str) -> None:
+        """Sign a browser out: its key no longer resumes anyone."""
+        if not key:
+            return
+        with self._write() as s:
+            s.execute(update(SignIn).where(SignIn.key_hash == hash_token(key), SignIn.ended_at.is_(None)).values(ended_at=now_iso()))
 
     def mark_tutorial_done(self, annotator_id: int) -> None:
         with self._write() as s:
