@@ -9,7 +9,9 @@ Builders are pure functions from DataFrames to DataFrames:
 - `leaderboard`: Bradley-Terry with bootstrap intervals, Elo view, pair matrices;
 - `vbench_table`: Table 3 (VBench-I2V), motion-score sweep, requested-vs-measured motion;
 - `breakdowns`: by domain, aspect and taxonomy category (`taxonomy`: schema + label files);
-- `auto_judgments`: metric-derived judgments, labelled ``auto``, never mixed with human ones.
+- `auto_judgments`: metric-derived judgments, labelled ``auto``, never mixed with human ones;
+- `gallery`: every item's videos side by side (data, page), `media`: previews made for the report
+  (cached, in worker processes), `links`: every number linked to the videos behind it.
 
 `build_report(run_dir, out_dir)` reads a run and writes the whole report; `stepeval report` is
 its command line.

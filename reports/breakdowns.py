@@ -66,3 +66,31 @@ def score_breakdown_wide(long: pd.DataFrame, models: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=["group", "metric", *models])
     wide = long.pivot_table(index=["group", "metric"], columns="model_tag", values="mean", aggfunc="first")
     return wide.reindex(columns=[m for m in models if m in wide.columns]).reset_index()
+
+
+def score_overall(scores: pd.DataFrame | None, models: list[str]) -> pd.DataFrame:
+    """Per model and metric, over all the model's videos: mean, standard deviation and number of
+    videos, for every per-video metric of the run (a run's overall motion score among them)."""
+    columns = ["model_tag", "metric", "mean", "sd", "videos"]
+    latest = latest_scores(scores)
+    rows = latest[(latest["status"] == "ok") & (latest["item_id"] != MODEL_ITEM) & latest["model_tag"].isin(models)]
+    rows = rows.assign(value=pd.to_numeric(rows["value"], errors="coerce"))
+    rows = rows[np.isfinite(rows["value"])]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    out = rows.groupby(["model_tag", "metric"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    out = out.rename(columns={"std": "sd", "count": "videos"})
+    order = {m: k for k, m in enumerate(models)}
+    metrics = sorted(out["metric"].unique(), key=metric_rank)
+    out["_m"] = out["metric"].map({m: k for k, m in enumerate(metrics)})
+    out["_t"] = out["model_tag"].map(order)
+    return out.sort_values(["_m", "_t"]).drop(columns=["_m", "_t"]).reset_index(drop=True)[columns]
+
+
+def metric_rank(metric: str) -> tuple:
+    """The motion score first, then VBench-I2V in leaderboard order, then any other metric by name."""
+    if metric == MOTION_METRIC:
+        return (0, 0, metric)
+    if metric.startswith(PREFIX) and metric[len(PREFIX):] in DIMENSION_KEYS:
+        return (1, DIMENSION_KEYS.index(metric[len(PREFIX):]), metric)
+    return (2, 0, metric)

@@ -19,8 +19,12 @@ import pandas as pd
 
 from reports import auto_judgments as auto_mod
 from reports import breakdowns, leaderboard, pairwise, statistics, vbench_table
+from reports import gallery as gallery_mod
+from reports import links as links_mod
+from reports import published as published_mod
+from reports import metric_agreement, published_compare
 from reports.inputs import ReportInputs, load_inputs
-from reports.judgments import dimension_name, domain_name, ordered_dimensions, prepare_judgments
+from reports.judgments import dimension_name, domain_name, empty_judgments, ordered_dimensions, prepare_judgments
 from reports.render import charts
 from reports.render.formats import TABLE_FORMATS, markdown_report, table_json, write_table
 from reports.render.html import render_page
@@ -43,6 +47,12 @@ class ReportOptions:
     focal: str | None = None
     auto: bool = True
     auto_margin: float = auto_mod.DEFAULT_MARGIN
+    # Published results (docs/published-results.md); empty = the run config's report.* keys.
+    published: tuple[str, ...] = ()
+    published_paths: tuple[str, ...] = ()
+    compare_published: tuple[str, ...] = ()
+    # Table 2's opponents in this order (empty = the run config's report.table2_columns, else run order).
+    table2_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -53,6 +63,7 @@ class Report:
     comparisons: list[Page]
     warnings: list[str]
     meta: dict
+    gallery: gallery_mod.Gallery | None = None  # the videos behind the numbers (written with the HTML)
 
     @property
     def pages(self) -> list[Page]:
@@ -76,10 +87,12 @@ class ReportPaths:
     json: Path | None = None
     markdown: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    gallery: Path | None = None
+    media: dict = field(default_factory=dict)  # mode, files, encoded, cached (reports.gallery.GalleryOutput)
 
     @property
     def files(self) -> list[Path]:
-        return [p for p in [self.index, *self.pages, *self.tables, self.json, self.markdown] if p is not None]
+        return [p for p in [self.index, *self.pages, self.gallery, *self.tables, self.json, self.markdown] if p is not None]
 
 
 # --------------------------------------------------------------------------- small display helpers
@@ -131,6 +144,14 @@ def _consistency_flags(pw: pairwise.PairwiseTable, label: str = "") -> list[str]
             f"{domain_name(r.domain)}: the cell adds up to {r.cell_total} but {r.pairs_judged} pairs were judged "
             f"in that domain ({r.pairs_judged - r.cell_total} item(s) lack a judgment on this dimension)."
         )
+    cons = pw.consistency
+    for r in cons[cons["impossible"].astype(bool)].itertuples(index=False) if "impossible" in cons.columns else ():
+        limits = [f"{int(v)} {what}" for v, what in ((r.pairs_expected, "pair(s) have both videos"),
+                                                      (r.domain_size, "item(s) are in the domain")) if pd.notna(v)]
+        flags.append(
+            f"Consistency check failed{label}: {pw.focal} vs {r.opponent}, {dimension_name(r.dimension)}, "
+            f"{domain_name(r.domain)}: the cell counts {r.cell_total} pairs but only {' and '.join(limits)}."
+        )
     return flags
 
 
@@ -138,11 +159,7 @@ def _footnotes(pw: pairwise.PairwiseTable) -> list[str]:
     return [f"vs {opp}: {note}" for opp in pw.opponents for note in pw.footnotes.get(opp, [])]
 
 
-def _orientation(models: list[str], focal: str | None, a: str, b: str) -> tuple[str, str]:
-    if focal in (a, b):
-        return (focal, b if a == focal else a)
-    rank = {m: i for i, m in enumerate(models)}
-    return (a, b) if rank.get(a, 1e9) <= rank.get(b, 1e9) else (b, a)
+_orientation = pairwise.orientation
 
 
 def _pick_focal(options: ReportOptions, inputs: ReportInputs, judged: list[str]) -> str | None:
@@ -154,14 +171,40 @@ def _pick_focal(options: ReportOptions, inputs: ReportInputs, judged: list[str])
                 hint=f"choose one of: {', '.join(judged)}",
             )
         return wanted
-    # One study (one pair of models): read it from its model A's side, as the study was set up.
-    pairs = set(zip(inputs.judgments["model_a"], inputs.judgments["model_b"])) if len(inputs.judgments) else set()
-    if len(pairs) == 1:
-        return next(iter(pairs))[0]
+    # Studies that all share one model A (one study, or the report's "ours against each engine"):
+    # read them from that model's side, as they were set up. Gold items (a model against itself)
+    # say nothing about the set-up.
+    j = inputs.judgments
+    compared = j[j["model_a"] != j["model_b"]] if len(j) else j
+    model_a = list(dict.fromkeys(compared["model_a"])) if len(compared) else []
+    if len(model_a) == 1 and (not judged or model_a[0] in judged):
+        return model_a[0]
     for m in inputs.models:
         if m in judged:
             return m
     return judged[0] if judged else None
+
+
+def _column_order(opponents: list[str], options: ReportOptions, inputs: ReportInputs, focal: str,
+                  warnings: list[str]) -> list[str]:
+    """Table 2's opponents: the order the user gave (option, else run config), then any other
+    judged opponent in the run's model order; never alphabetical, nothing silently dropped."""
+    cfg = inputs.config.report if inputs.config is not None else None
+    wanted = [w for v in (options.table2_columns or (cfg.table2_columns if cfg else ())) for w in str(v).split(",") if w.strip()]
+    wanted = list(dict.fromkeys(w.strip() for w in wanted))
+    missing = [w for w in wanted if w not in opponents]
+    if missing:
+        warnings.append(f"Table 2 columns asked for but not shown (no usable judgments against {focal}): {', '.join(missing)}.")
+    return [w for w in wanted if w in opponents] + [o for o in opponents if o not in wanted]
+
+
+def _published_view(options: ReportOptions, inputs: ReportInputs) -> published_mod.PublishedView:
+    """Published columns to show and compare: the options', else the run config's (report.*)."""
+    cfg = inputs.config.report if inputs.config is not None else None
+    return published_mod.prepare(
+        options.published or (cfg.published if cfg else ()),
+        options.compare_published or (cfg.compare_published if cfg else ()),
+        [*(cfg.published_paths if cfg else ()), *options.published_paths])
 
 
 # --------------------------------------------------------------------------- sections
@@ -234,10 +277,15 @@ def _table2_tables(pw: pairwise.PairwiseTable, stats: pd.DataFrame, options: Rep
         "Opponent": cons["opponent"], "Dimension": cons["dimension"].map(dimension_name), "Domain": cons["domain"].map(domain_name),
         "Cell total": cons["cell_total"].astype(str), "Pairs judged": cons["pairs_judged"].astype(str),
         "Pairs with both videos": cons["pairs_expected"].map(lambda v: "n/a" if pd.isna(v) else str(int(v))),
-        "Check": cons["ok"].map(lambda ok: "ok" if ok else "MISMATCH"),
+        "Domain size": cons["domain_size"].map(lambda v: "n/a" if pd.isna(v) else str(int(v))),
+        "Not judged yet": cons["unjudged"].map(lambda v: "n/a" if pd.isna(v) else str(int(v))),
+        "Check": [("IMPOSSIBLE" if bad else "ok" if ok else "MISMATCH") for ok, bad in zip(cons["ok"], cons["impossible"])],
     })
     ct = ReportTable(f"{prefix}consistency", f"{title_prefix}Consistency check: cells against pairs judged", cons, cdisp,
-                     caption="Every cell of a domain must add up to the pairs judged in that domain.", flags=flags)
+                     caption=("Every cell of a domain must add up to the pairs judged in that domain (MISMATCH otherwise), "
+                              "and can count no more pairs than have both videos or than the domain holds (IMPOSSIBLE "
+                              "otherwise). Pairs with both videos that no cell counts yet are listed as not judged yet."),
+                     flags=flags)
     return [t2, t2v, st, ct]
 
 
@@ -370,6 +418,14 @@ def _breakdown_tables(resolved: pd.DataFrame, inputs: ReportInputs, focal: str, 
 
 def _score_breakdowns(inputs: ReportInputs) -> list[ReportTable]:
     out = []
+    overall = breakdowns.score_overall(inputs.scores, inputs.models)
+    if len(overall):
+        wide = overall.pivot_table(index="metric", columns="model_tag", values="mean", aggfunc="first", sort=False)
+        wide = wide.reindex(columns=[m for m in inputs.models if m in wide.columns]).reset_index()
+        disp = format_frame(wide, digits=4).rename(columns={"metric": "Metric"})
+        out.append(ReportTable("scores-overall", "Per-video scores, all items (means)", overall, disp, caption=(
+            "Each model's mean over all its scored videos, for every per-video metric of the run (VBench raw values "
+            "in [0, 1]; motion score in pixels); the tables below break it down.")))
     for by in breakdowns.BY:
         if by == "category" and inputs.labels is None:
             continue
@@ -386,7 +442,7 @@ def _score_breakdowns(inputs: ReportInputs) -> list[ReportTable]:
     return out
 
 
-def _vbench_section(inputs: ReportInputs) -> Section:
+def _vbench_section(inputs: ReportInputs, pub: published_mod.PublishedView | None = None) -> Section:
     sec = Section("vbench", "Automatic evaluation: VBench-I2V and motion", intro=(
         "The report's Table 3: the nine VBench-I2V dimensions (raw values x100) and the Quality, I2V and Total "
         "scores of the VBench-I2V leaderboard formula. The best value of each row is in bold."))
@@ -396,10 +452,13 @@ def _vbench_section(inputs: ReportInputs) -> Section:
         sec.empty("No VBench-I2V scores in this run yet (run `stepeval score RUN --metrics vbench-i2v`).")
     else:
         display, data, bold, notes = vbench_table.table3(vb)
-        sec.table(ReportTable("vbench", "Table 3: VBench-I2V scores per model tag", data, display, bold=bold,
-                              footnotes=notes, footer_rows=3, caption=(
-                                  "A dimension is VBench's own per-model mean when stored, else the mean of the per-video "
-                                  "values. Aggregates are never computed with a missing dimension.")))
+        t3 = ReportTable("vbench", "Table 3: VBench-I2V scores per model tag", data, display, bold=bold,
+                         footnotes=notes, footer_rows=3, caption=(
+                             "A dimension is VBench's own per-model mean when stored, else the mean of the per-video "
+                             "values. Aggregates are never computed with a missing dimension."))
+        if pub is not None:
+            published_mod.add_to_table3(t3, pub)
+        sec.table(t3)
     measured = vbench_table.motion_measured(inputs.scores, inputs.models)
     sweep = vbench_table.motion_sweep(vb, measured)
     if len(sweep):
@@ -427,7 +486,34 @@ def _vbench_section(inputs: ReportInputs) -> Section:
                                         x_label="requested motion score (model tag)",
                                         y_label="measured motion score (mean)",
                                         caption="Points are means over videos; bars span the quartiles."))
+    _motion_range_table(sec, inputs)
     return sec
+
+
+def _motion_range_table(sec: Section, inputs: ReportInputs) -> None:
+    """Which motion scores were read outside the range the metric is validated in (an optical flow
+    under-reads large displacements; stepeval.metrics.motion): marked, never silently averaged in."""
+    rng = vbench_table.motion_range(inputs.scores, inputs.models)
+    if rng.empty:
+        return
+    disp = pd.DataFrame({
+        "Model tag": rng["model_tag"], "Videos": rng["videos"].astype(str),
+        "Outside validated range": [("0" if n == 0 else f"{n} OUTSIDE") for n in rng["outside"]],
+        "Not checked": rng["unchecked"].astype(str),
+        "Largest reading": rng["max_reading"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}"),
+        "Validated up to": rng["validated_max"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1f}"),
+        "Flow steps per interval": rng["chain"],
+        "Items outside": rng["outside_items"],
+    })
+    flags = [f"Motion score of {r.model_tag}: {r.outside} of {r.videos} video(s) read outside the validated range (largest "
+             f"reading {r.max_reading:.1f}); the true motion may be much larger. Rescore with the extended range: "
+             f"`stepeval score RUN --metrics motion_score --set motion_score.chain=4 --rescore`."
+             for r in rng.itertuples(index=False) if r.outside]
+    sec.table(ReportTable("motion-range", "Motion score: readings against the validated range", rng, disp, flags=flags,
+                          caption=("Farneback optical flow under-reads displacements beyond about 25 working pixels per flow "
+                                   "step (at short side 256; less for smaller videos). Each video's score is re-measured with "
+                                   "finer steps; a reading outside the range (too large a step, or the two measurements "
+                                   "more than 10% apart) is counted here. chain=4 extends the range to about 8 px per frame.")))
 
 
 # --------------------------------------------------------------------------- pages
@@ -541,6 +627,7 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
     """Pages, tables and charts of a report (no file is written)."""
     options = options or ReportOptions()
     warnings = list(inputs.warnings)
+    pub = _published_view(options, inputs)
     generated_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     index = Page("index.html", f"Evaluation report: {inputs.run_name}",
                  subtitle="Step-Video-TI2V-Eval style evaluation: human pairwise judgments, leaderboard, VBench-I2V.")
@@ -561,19 +648,26 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
     if usable.empty:
         why = ("No human judgments for this run yet" if human.empty else
                "No usable human judgments (all were gold items, flagged cannot-judge, or on refused videos)")
-        hsec.empty(f"{why}: the human sections (Table 2, leaderboard, agreement, annotators) are empty. Collect them "
-                   f"with `stepeval annotate`, or pass an export with --annotations FILE.")
-        warnings.append(f"{why}; human sections are empty.")
+        hsec.empty(f"{why}: Table 2, the leaderboard, agreement and annotators appear once there are some. To collect "
+                   f"them: `stepeval annotate create-study RUN --model-a A --model-b B --annotator NAME`, then "
+                   f"`stepeval annotate serve RUN`; rebuild this report (it reads the run's annotations.sqlite), or "
+                   f"pass an export with --annotations FILE. The gallery shows the videos meanwhile.")
+        # A loud warning only when judgments were there and none could be used; a run that has no
+        # human study (yet) is not a problem.
+        if not human.empty:
+            warnings.append(f"{why}; human sections are empty.")
         index.sections.append(hsec)
     else:
         opponents = [m for m in judged if m != focal and ((usable["model_a"] == focal) & (usable["model_b"] == m)
                                                           | (usable["model_b"] == focal) & (usable["model_a"] == m)).any()]
+        opponents = _column_order(opponents, options, inputs, focal, warnings)
         pw = pairwise.build_pairwise(human, focal, opponents=opponents, items=inputs.items, excluded=inputs.excluded,
                                      have=inputs.have)
         stats = statistics.cell_statistics(pw, n_resamples=options.n_bootstrap, confidence=options.confidence, seed=options.seed)
         hsec.intro = (f"{focal} against each opponent, as in the report's Table 2. {len(human)} judgments by "
                       f"{human['annotator'].nunique()} annotator(s) on {human['item_id'].nunique()} item(s).")
         t2, t2v, st, ct = _table2_tables(pw, stats, options, prefix="")
+        published_mod.add_to_table2(t2, pw.dimensions, pw.domains, pub)
         hsec.table(t2).chart(_bars_for(pw, "table2-bars", f"{focal}: per-item outcomes")).table(st).table(t2v).table(ct)
         warnings += _consistency_flags(pw)
         index.sections.append(hsec)
@@ -582,6 +676,8 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
         lb = leaderboard.build_leaderboard(usable, models=inputs.models, n_resamples=options.n_bootstrap,
                                            confidence=options.confidence, seed=options.seed)
         tables, chart_list, notes = _leaderboard_tables(lb, "", "", options.confidence)
+        if tables:
+            published_mod.add_to_leaderboard(tables[0], pub)
         if tables:
             lsec.table(tables[0])
             for c in chart_list:
@@ -621,9 +717,12 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
             bsec.note("No taxonomy labels given: pass --labels FILE (item_id,category) to break results down by the "
                       "report's Table 1 categories.")
         index.sections.append(bsec)
+        index.sections.append(metric_agreement.section(
+            usable, inputs.scores, _auto_frame(inputs, options), inputs.models, n_resamples=options.n_bootstrap,
+            confidence=options.confidence, seed=options.seed))
 
     # Automatic evaluation.
-    index.sections.append(_vbench_section(inputs))
+    index.sections.append(_vbench_section(inputs, pub))
     score_tables = _score_breakdowns(inputs)
     if score_tables:
         ssec = Section("score-breakdowns", "Scores by domain, aspect and category")
@@ -638,8 +737,29 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
     index.facts = [("models", str(len(inputs.models))), ("items", str(len(inputs.items))),
                    ("human judgments", str(len(human))), ("focal model", focal or "n/a"),
                    ("bootstrap", f"{options.n_bootstrap} resamples, seed {options.seed}"), ("generated", generated_at)]
+    csec, compared = published_compare.section(inputs, pub, n_resamples=options.n_bootstrap, confidence=options.confidence,
+                                               seed=options.seed)
+    if csec is not None:
+        index.sections.append(csec)
+    psec = published_mod.section(pub)
+    if psec is not None:
+        index.sections.append(psec)
+        meta["published"] = {**pub.meta(), "comparisons": compared}
     meta["warnings"] = warnings
-    return Report(inputs.run_name, generated_at, index, comparisons, warnings, meta)
+    report = Report(inputs.run_name, generated_at, index, comparisons, warnings, meta)
+    # The gallery, and every number's link to the videos behind it.
+    report.gallery = gallery_mod.assemble_gallery(inputs, focal=focal, generated_at=generated_at,
+                                                  auto=_auto_frame(inputs, options) if options.auto else empty_judgments())
+    links_mod.link_report(report, report.gallery, focal)
+    return report
+
+
+def _auto_frame(inputs: ReportInputs, options: ReportOptions) -> pd.DataFrame:
+    """The automatic judge's judgments: stored ones when the store/export has them, else derived now."""
+    if len(inputs.stored_auto):
+        return inputs.stored_auto
+    return prepare_judgments(auto_mod.auto_judgments(inputs.scores, models=inputs.models, run_name=inputs.run_name,
+                                                     margin=options.auto_margin, items=inputs.items))
 
 
 def _auto_section(inputs: ReportInputs, options: ReportOptions, focal: str | None, meta: dict) -> Section:
@@ -647,11 +767,7 @@ def _auto_section(inputs: ReportInputs, options: ReportOptions, focal: str | Non
         "Not human judgments: each dimension is decided from per-video metrics ("
         + auto_mod.describe_mapping(margin=options.auto_margin)
         + "). Shown apart from, and never mixed with, the human results; useful for CI and a quick look."))
-    if len(inputs.stored_auto):
-        auto = inputs.stored_auto
-    else:
-        auto = prepare_judgments(auto_mod.auto_judgments(inputs.scores, models=inputs.models, run_name=inputs.run_name,
-                                                         margin=options.auto_margin, items=inputs.items))
+    auto = _auto_frame(inputs, options)
     meta["auto_judgments"] = int(len(auto))
     if auto.empty:
         return sec.empty("No automatic judgments: they need per-video VBench-I2V scores for at least two models.")
@@ -682,8 +798,10 @@ def _check_out_dir(out_dir: Path) -> None:
                         hint="pass --out with a new or empty folder (or a previous report's folder)")
 
 
-def write_report(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FORMATS) -> ReportPaths:
-    """Render `report` into `out_dir`, built beside it and swapped in when complete."""
+def write_report(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FORMATS, *, media: str = "preview",
+                 media_workers: int | None = None, media_cache: str | Path | None = None, media_progress=None) -> ReportPaths:
+    """Render `report` into `out_dir`, built beside it and swapped in when complete. With HTML, the
+    gallery comes too, its videos as `media` says (reports.media: preview, link or none)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UserError(f"unknown format(s): {', '.join(unknown)}", hint=f"choose from {', '.join(FORMATS)}")
@@ -714,6 +832,14 @@ def write_report(report: Report, out_dir: str | Path, formats: tuple[str, ...] =
                     paths.index = out_dir / page.path
                 else:
                     paths.pages.append(out_dir / page.path)
+            if report.gallery is not None:
+                g = gallery_mod.write_gallery(report.gallery, tmp, out_dir, mode=media, workers=media_workers,
+                                              cache_dir=Path(media_cache) if media_cache else None, progress=media_progress)
+                paths.gallery = out_dir / g.page.name
+                paths.media = {"mode": media, "files": g.media_files, "encoded": g.encoded, "cached": g.cached}
+                paths.warnings += [f"gallery: {e}" for e in g.errors[:10]]
+                if len(g.errors) > 10:
+                    paths.warnings.append(f"gallery: {len(g.errors) - 10} more media could not be made")
         if "json" in formats:
             meta = json.dumps(report.meta, ensure_ascii=False, default=str)
             tables = ",\n".join(table_json(t) for t in report.tables)
@@ -754,8 +880,20 @@ def build_report(
     focal: str | None = None,
     auto: bool = True,
     confidence: float = 0.95,
+    published: tuple[str, ...] | list[str] = (),
+    published_paths: tuple[str, ...] | list[str] = (),
+    compare_published: tuple[str, ...] | list[str] = (),
+    table2_columns: tuple[str, ...] | list[str] = (),
+    media: str = "preview",
+    media_workers: int | None = None,
+    media_cache: str | Path | None = None,
+    media_progress=None,
 ) -> ReportPaths:
     """Build the report of a run directory into `out_dir` (default ``RUN/report``).
+
+    `media`: the gallery's videos: ``preview`` (small copies made for the report, cached in
+    RUN/.cache/report-media; the folder is self-contained), ``link`` (relative links to the run's
+    own files) or ``none``. `media_workers` processes encode previews (default: one per CPU).
 
     Returns the paths written. Raises `UserError` for bad input (not a run, judgments of another
     run, an unreadable label file, an output folder that is not a report).
@@ -764,6 +902,11 @@ def build_report(
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
     _check_out_dir(out)
     inputs = load_inputs(run_dir, annotations=annotations, labels=labels)
-    options = ReportOptions(n_bootstrap=int(bootstrap), seed=int(seed), confidence=confidence, focal=focal, auto=auto)
+    options = ReportOptions(n_bootstrap=int(bootstrap), seed=int(seed), confidence=confidence, focal=focal, auto=auto,
+                            published=tuple(published), published_paths=tuple(str(p) for p in published_paths),
+                            compare_published=tuple(compare_published), table2_columns=tuple(table2_columns))
+    if media not in gallery_mod.MEDIA_MODES:
+        raise UserError(f"unknown media mode {media!r}", hint=f"choose one of {', '.join(gallery_mod.MEDIA_MODES)}")
     report = assemble_report(inputs, options)
-    return write_report(report, out, tuple(formats))
+    return write_report(report, out, tuple(formats), media=media, media_workers=media_workers, media_cache=media_cache,
+                        media_progress=media_progress)

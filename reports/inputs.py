@@ -33,6 +33,8 @@ class ReportInputs:
     config: RunConfig | None = None
     annotations_source: str = ""
     warnings: list[str] = field(default_factory=list)
+    run_dir: Path | None = None  # where the videos are (the gallery shows them)
+    images: dict[str, Path] = field(default_factory=dict)  # item id -> input image, where present
 
     def __post_init__(self) -> None:
         # Facts every pairwise table needs, computed once.
@@ -50,16 +52,17 @@ def _read_table(table) -> pd.DataFrame:
     return frame
 
 
-def _prompts(run: Run, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame]:
-    """Prompts and domain/aspect of the run's items (not the whole benchmark's)."""
+def _prompts(run: Run, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame, dict[str, Path]]:
+    """Prompts, domain/aspect and input images of the run's items (not the whole benchmark's)."""
     try:
         loaded = run.load_items()
     except UserError as exc:
         warnings.append(f"Prompts are not shown: the benchmark named in run.yaml could not be read ({str(exc).splitlines()[0]}).")
-        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"])
+        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"]), {}
     items = pd.DataFrame([{"item_id": it.id, "domain": it.domain, "aspect": it.aspect} for it in loaded.items],
                          columns=["item_id", "domain", "aspect"])
-    return {it.id: it.prompt for it in loaded.items}, items
+    images = {it.id: Path(it.image_path) for it in loaded.items if it.image_path is not None}
+    return {it.id: it.prompt for it in loaded.items}, items, images
 
 
 def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, labels: str | Path | None = None) -> ReportInputs:
@@ -84,7 +87,7 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
         human, stored_auto = split_sources(raw, where=str(source))
     else:
         human, stored_auto = empty_judgments(), empty_judgments()
-    prompts, bench_items = _prompts(run, warnings)
+    prompts, bench_items, images = _prompts(run, warnings)
     items = item_meta(human, bench_items, generations, scores)
     label_frame = None
     if labels is not None:
@@ -99,5 +102,6 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
     return ReportInputs(
         run_name=run.name, models=models, generations=generations, scores=scores, judgments=human,
         stored_auto=stored_auto, items=items, prompts=prompts, labels=label_frame, config=run.config,
-        annotations_source=str(source) if source is not None else "", warnings=warnings,
+        annotations_source=str(source) if source is not None else "", warnings=warnings, run_dir=run.root,
+        images=images,
     )

@@ -71,6 +71,15 @@ def split_by_pair(judgments: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame
     return {(str(k[0]), str(k[1])): judgments.iloc[kept[rows]] for k, rows in groups.items()}
 
 
+def orientation(models: list[str], focal: str | None, a: str, b: str) -> tuple[str, str]:
+    """The side a pair is read from: the focal model's when it is one of the two, else the model
+    listed first in `models` (the run's order). Comparison pages and the gallery agree on it."""
+    if focal in (a, b):
+        return (focal, b if a == focal else a)
+    rank = {m: i for i, m in enumerate(models)}
+    return (a, b) if rank.get(a, 1e9) <= rank.get(b, 1e9) else (b, a)
+
+
 def oriented_votes(judgments: pd.DataFrame, focal: str) -> pd.DataFrame:
     """Every judgment involving `focal`, with ``code`` from the focal model's side (+1 = focal won)."""
     involved = judgments[(judgments["model_a"] == focal) | (judgments["model_b"] == focal)]
@@ -189,16 +198,21 @@ def exclusions(
 
 
 def consistency(
-    resolved: pd.DataFrame, expected_pairs: pd.DataFrame | None = None
+    resolved: pd.DataFrame, expected_pairs: pd.DataFrame | None = None, domain_sizes: dict[str, int] | None = None
 ) -> pd.DataFrame:
-    """Per (opponent, dimension, domain): the cell's count against the pairs judged in that domain.
+    """Per (opponent, dimension, domain): the cell's count against the pairs judged in that domain,
+    the pairs that have both videos, and the domain's size.
 
     `pairs_judged` is the number of distinct items with at least one usable judgment of the pair in
     that domain, on any dimension; a cell that adds up to less means some items lack a judgment
     on that dimension (``ok`` False). `expected_pairs` (opponent, domain, pairs_expected) adds how
-    many pairs have both videos; fewer judged than expected is reported, not an error.
+    many pairs have both videos, `domain_sizes` how many items the run has in each domain:
+    ``unjudged`` = pairs with both videos the cell does not count (work left, not an error), and
+    ``impossible`` = a cell counting more pairs than have both videos or than the domain has
+    (something is counted twice or in the wrong domain: an error).
     """
-    columns = ["opponent", "dimension", "domain", "cell_total", "pairs_judged", "pairs_expected", "ok"]
+    columns = ["opponent", "dimension", "domain", "cell_total", "pairs_judged", "pairs_expected", "domain_size", "ok",
+               "unjudged", "impossible"]
     if resolved.empty:
         return pd.DataFrame(columns=columns)
     judged = resolved.groupby(["opponent", "domain"])["item_id"].nunique().rename("pairs_judged").reset_index()
@@ -212,7 +226,12 @@ def consistency(
         out = out.merge(expected_pairs, on=["opponent", "domain"], how="left")
     else:
         out["pairs_expected"] = np.nan
+    out["domain_size"] = out["domain"].map(domain_sizes or {}).astype(float)
     out["ok"] = out["cell_total"] == out["pairs_judged"]
+    out["unjudged"] = (out["pairs_expected"] - out["cell_total"]).clip(lower=0)
+    over_expected = out["pairs_expected"].notna() & (out["cell_total"] > out["pairs_expected"])
+    over_domain = out["domain_size"].notna() & (out["cell_total"] > out["domain_size"])
+    out["impossible"] = over_expected | over_domain
     return out[columns]
 
 
@@ -305,7 +324,9 @@ def build_pairwise(
         resolved=resolved,
         counts=count_cells(resolved),
         vote_counts=count_cells(votes),
-        consistency=consistency(resolved, expected_pairs(have, focal, opponents, items)),
+        consistency=consistency(resolved, expected_pairs(have, focal, opponents, items),
+                                {str(d): int(n) for d, n in items.groupby("domain")["item_id"].nunique().items()}
+                                if len(items) and "domain" in items.columns else None),
         footnotes=footnotes,
     )
 

@@ -181,6 +181,42 @@ def motion_measured(scores: pd.DataFrame | None, models: list[str]) -> pd.DataFr
     return out.sort_values(["family", "requested"], kind="stable").reset_index(drop=True)
 
 
+def motion_range(scores: pd.DataFrame | None, models: list[str]) -> pd.DataFrame:
+    """Per model tag: its per-video motion scores against the range the metric validated them in
+    (details ``range``, `stepeval.metrics.motion`): how many were read outside it, how many were
+    not checked (scored before the check existed, or with it off), the largest reading, the
+    settings' validated maximum and the flow steps per interval (``chain``)."""
+    import json
+
+    columns = ["model_tag", "videos", "outside", "unchecked", "max_reading", "validated_max", "chain", "outside_items"]
+    latest = latest_scores(scores)
+    motion = latest[(latest["metric"] == MOTION_METRIC) & (latest["status"] == "ok") & (latest["item_id"] != MODEL_ITEM)]
+    rows = []
+    for tag in models:
+        sub = motion[motion["model_tag"] == tag]
+        if sub.empty:
+            continue
+        outside, unchecked, limits, chains = [], 0, [], set()
+        for item, value, details in zip(sub["item_id"], pd.to_numeric(sub["value"], errors="coerce"), sub.get("details", [])):
+            try:
+                d = json.loads(details or "{}")
+            except (TypeError, ValueError):
+                d = {}
+            rng = d.get("range") or {}
+            chains.add(int(d.get("chain", 1)))
+            if rng.get("in_range") is None:
+                unchecked += 1
+                continue
+            limits.append(float(rng.get("validated_max", np.nan)))
+            if not rng["in_range"]:
+                outside.append(str(item))
+        rows.append({"model_tag": tag, "videos": len(sub), "outside": len(outside), "unchecked": unchecked,
+                     "max_reading": float(pd.to_numeric(sub["value"], errors="coerce").max()),
+                     "validated_max": min(limits) if limits else np.nan,
+                     "chain": ",".join(str(c) for c in sorted(chains)), "outside_items": " ".join(sorted(outside))})
+    return pd.DataFrame(rows, columns=columns)
+
+
 def motion_sweep(vbench: VBenchTable, measured: pd.DataFrame) -> pd.DataFrame:
     """One row per (family, requested motion score) of families with two or more settings:
     the nine dimensions, Quality, I2V and Total (x100) and the measured motion score."""

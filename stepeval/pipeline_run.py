@@ -67,6 +67,13 @@ def load_config(path: Path) -> RunConfig:
     cfg = validate_config(read_config_file(path), where=path)
     if not cfg.models:
         raise UserError("the config names no model", path=path, hint="add a `models:` list, e.g. models: [{name: static}]")
+    if cfg.shard or cfg.launcher:
+        # The pipeline scores and reports the whole run right after generating it: one shard of it
+        # would be reported as if it were the run.
+        raise UserError("`stepeval run` does a whole run in one process; `shard:` and `launcher:` are for `stepeval generate` "
+                        "and `stepeval score`", path=path,
+                        hint="remove them here, or run `stepeval generate --config` (and `stepeval score`) with them, "
+                             "then `stepeval report` (docs/sharding.md)")
     check_model_params(cfg.models, where=path)
     _check_metrics(cfg.metrics, path)
     return cfg
@@ -199,6 +206,12 @@ def _build_report(cfg: RunConfig, run: Run, bench_dir: Path, console: Console) -
             args += [f"--{key}", str(getattr(options, key))]
     if not options.auto:
         args.append("--no-auto")
+    # run.yaml keeps these too, so a later `stepeval report RUN` shows the same; passing them makes
+    # this report independent of which run.yaml the report command reads.
+    for flag, values in (("--published", options.published), ("--published-path", options.published_paths),
+                         ("--compare-published", options.compare_published), ("--table2-columns", options.table2_columns)):
+        for value in values:
+            args += [flag, str(value)]
     annotations = options.annotations
     if annotations is None and "synthetic" in cfg.metrics:
         annotations = _write_synthetic_judgments(run)

@@ -21,6 +21,8 @@ class Element:
     attrs: dict[str, str] = field(default_factory=dict)
     text: str = ""
     title: str = ""  # tooltip
+    href: str = ""  # a link (to the videos behind a point), relative to the page
+    ref: tuple = ()  # what the element stands for, for whoever adds links: (series, x) of a point, (label,) of a row
 
 
 @dataclass
@@ -121,7 +123,7 @@ def forest(key: str, title: str, rows: list[tuple[str, float, float, float]], *,
             els.append(_line(sx(high), y - 5, sx(high), y + 5, stroke=color, width=2))
         if est is not None and math.isfinite(est):
             tip = f"{label}: {est:.1f}" + (f" [{low:.1f}, {high:.1f}]" if low is not None and math.isfinite(low) else "")
-            els.append(Element("circle", {"cx": _f(sx(est)), "cy": _f(y), "r": "5", "fill": color}, title=tip))
+            els.append(Element("circle", {"cx": _f(sx(est)), "cy": _f(y), "r": "5", "fill": color}, title=tip, ref=(label,)))
     els.append(_text((x0 + x1) / 2, height - 10, axis_label, anchor="middle", size=11, fill="#374151"))
     return Chart(key, title, width, height, els, caption, kind="forest")
 
@@ -205,8 +207,10 @@ def heatmap(key: str, title: str, models: list[str], values, counts=None, *, cap
 
 
 def line_chart(key: str, title: str, series: list[tuple[str, list[tuple[float, float, float, float]]]], *,
-               x_label: str, y_label: str, caption: str = "") -> Chart:
-    """Lines with points and vertical interval bars: series = (name, [(x, y, y_low, y_high), ...])."""
+               x_label: str, y_label: str, caption: str = "", point_words: tuple[str, str] = ("requested", "measured"),
+               y_reference: float | None = None) -> Chart:
+    """Lines with points and vertical interval bars: series = (name, [(x, y, y_low, y_high), ...]).
+    `point_words` name x and y in each point's tooltip; `y_reference` draws a dashed horizontal line."""
     width, height = 720, 380
     left, right, top, bottom = 64, 20 + 170, 34, 52
     xs = [p[0] for _, pts in series for p in pts if math.isfinite(p[0])]
@@ -230,6 +234,8 @@ def line_chart(key: str, title: str, series: list[tuple[str, list[tuple[float, f
         els.append(_text(sx(t), y0 + 16, f"{t:g}", anchor="middle", size=11, fill="#4b5563"))
     els.append(_line(x0, y0, x1, y0, stroke="#6b7280"))
     els.append(_line(x0, y0, x0, y1, stroke="#6b7280"))
+    if y_reference is not None and yt[0] <= y_reference <= yt[-1]:
+        els.append(_line(x0, sy(y_reference), x1, sy(y_reference), stroke="#6b7280", dash="4 3"))
     els.append(_text((x0 + x1) / 2, height - 12, x_label, anchor="middle", size=11, fill="#374151"))
     els.append(Element("text", {"x": "14", "y": _f((y0 + y1) / 2), "font-size": "11", "fill": "#374151",
                                 "text-anchor": "middle", "transform": f"rotate(-90 14 {_f((y0 + y1) / 2)})"}, y_label))
@@ -243,7 +249,7 @@ def line_chart(key: str, title: str, series: list[tuple[str, list[tuple[float, f
             if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
                 els.append(_line(sx(x), sy(lo), sx(x), sy(hi), stroke=color, width=1.5))
             els.append(Element("circle", {"cx": _f(sx(x)), "cy": _f(sy(y)), "r": "4", "fill": color},
-                               title=f"{name}: requested {x:g}, measured {y:.3f}"))
+                               title=f"{name}: {point_words[0]} {x:g}, {point_words[1]} {y:.3f}", ref=(name, x)))
         ly = top + 8 + 20 * i
         els.append(_rect(x1 + 16, ly - 5, 14, 10, color))
         els.append(_text(x1 + 36, ly, name[:26], size=11))

@@ -20,10 +20,13 @@ titles, captions, footnotes, category labels) is written through ONE escaping fu
   alone: numeric columns are not touched and a text cell that is exactly a number (``-0.5``) stays
   as written. The guard is idempotent. A program reading the CSV sees the ``'``; report.json and
   each table's JSON file keep every value exactly.
-- JSON: `json.dumps` / pandas' encoder (always valid JSON, whatever the text). No JSON is ever
-  embedded in an HTML page.
+- JSON: `json.dumps` / pandas' encoder (always valid JSON, whatever the text). The report pages
+  embed none; the gallery page holds its data as one JSON block written by
+  `reports.gallery.inline_json` (``<``, ``>`` and ``&`` as JSON unicode escapes, so no string can
+  end the block), read by its script as text.
 - HTML: Jinja2 autoescape on every template (reports.render.html); no template marks user text
-  safe, and the Content-Security-Policy allows only the report's own script.
+  safe, a table cell's links and short model names are built from escaped pieces
+  (`reports.tables`), and the Content-Security-Policy allows only the report's own script.
 """
 
 from __future__ import annotations

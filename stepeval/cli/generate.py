@@ -13,6 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from stepeval.cli.launch_options import (
+    GpusPerNodeOpt, GpusPerShardOpt, LauncherOpt, NodesOpt, PartitionOpt, RequeueOpt, ShardOpt, ShardsOpt, TimeOpt, WaitOpt,
+    launcher_section, start_shards,
+)
 from stepeval.cli.options import Aspect, Domain, Ids, Kind, PresentOnly, Sample, build_subset
 from stepeval.errors import UserError
 
@@ -101,6 +105,16 @@ def run_cmd(
     placeholder_images: Annotated[bool, typer.Option("--placeholder-images", help="Items without a local image get a deterministic placeholder image (for dry runs; off: they are skipped and reported).")] = False,
     sp_degree: Annotated[Optional[int], typer.Option("--sp-degree", min=1, help="Ranks per sequence-parallel group (they make each video together).")] = None,
     vbench_view: Annotated[Optional[bool], typer.Option("--vbench-view/--no-vbench-view", help="Write RUN_DIR/vbench/, a VBench custom-input view of the videos.")] = None,
+    shard: ShardOpt = None,
+    launcher: LauncherOpt = None,
+    shards: ShardsOpt = None,
+    gpus_per_shard: GpusPerShardOpt = None,
+    nodes: NodesOpt = None,
+    gpus_per_node: GpusPerNodeOpt = None,
+    partition: PartitionOpt = None,
+    time_limit: TimeOpt = None,
+    requeue: RequeueOpt = None,
+    wait: WaitOpt = False,
     list_models: Annotated[bool, typer.Option("--list-models", callback=_list_models, is_eager=True, help="List the installed generators and exit.")] = False,
 ) -> None:
     """Generate every missing video of a run, resumably."""
@@ -124,15 +138,26 @@ def run_cmd(
     if not cli_subset.is_all:
         data["subset"] = cli_subset.to_dict()
     for key, value in (("run_dir", run_dir), ("name", name), ("kind", kind), ("seed", seed), ("num_samples", num_samples),
-                       ("device", device), ("sp_degree", sp_degree), ("vbench_view", vbench_view)):  # fmt: skip
+                       ("device", device), ("sp_degree", sp_degree), ("vbench_view", vbench_view), ("shard", shard)):  # fmt: skip
         if value is not None:
             data[key] = str(value) if isinstance(value, Path) else value
     if retry_failed:
         data["retry_failed"] = True
     if placeholder_images:
         data["placeholder_images"] = True
+    launch = launcher_section(data.get("launcher"), kind=launcher, shards=shards, gpus_per_shard=gpus_per_shard, nodes=nodes,
+                              gpus_per_node=gpus_per_node, partition=partition, time=time_limit, requeue=requeue)
+    if launch:
+        data["launcher"] = launch
     where = config or "command line"
-    cfg = GenerateConfig.from_config(validate_config(data, where=where), where=where, config_file=config)
+    run_config = validate_config(data, where=where)
+    cfg = GenerateConfig.from_config(run_config, where=where, config_file=config)
+    if run_config.launcher is not None and cfg.shard is None:
+        # A shard given explicitly is the work itself (the launcher's own shards get one), never a launch.
+        from stepeval.benchmark import load_benchmark
+
+        root = cfg.resolve_run_dir(load_benchmark(cfg.benchmark, cfg.kind, subset=cfg.subset, verify=False).name)
+        raise typer.Exit(start_shards(run_config.launcher, root, "generate", console, wait=wait))
     summary = generate_run(cfg, console=console, command=_command_line())
     raise typer.Exit(exit_code(summary))
 

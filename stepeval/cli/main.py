@@ -22,6 +22,7 @@ from stepeval.cli import generate as generate_cli
 from stepeval.cli import published as published_cli
 from stepeval.cli import run as run_cli
 from stepeval.cli import score as score_cli
+from stepeval.cli import status as status_cli
 from stepeval.cli import vbench as vbench_cli
 from stepeval.cli.state import STATE
 from stepeval.errors import UserError
@@ -42,6 +43,7 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.add_typer(generate_cli.app, name="generate")
 app.command("score")(score_cli.score)
+app.command("status")(status_cli.status)
 app.add_typer(vbench_cli.app, name="vbench")
 app.add_typer(run_cli.app, name="run")
 app.add_typer(config_cli.app, name="config")
@@ -82,6 +84,7 @@ def _load_plugins() -> None:
 def main(argv: list[str] | None = None) -> int:
     _load_plugins()
     STATE.verbose = False
+    STATE.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         # Standalone mode lets click report usage errors itself (exit 2); our own errors pass through.
         app(args=argv, prog_name="stepeval", standalone_mode=True)

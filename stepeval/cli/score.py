@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from stepeval.cli.launch_options import (
+    GpusPerNodeOpt, GpusPerShardOpt, LauncherOpt, NodesOpt, PartitionOpt, RequeueOpt, ShardOpt, ShardsOpt, TimeOpt, WaitOpt,
+    launcher_section, start_shards,
+)
 from stepeval.cli.options import Ids
 from stepeval.errors import UserError
 
@@ -119,6 +124,16 @@ def score(
     torch_home: Annotated[Optional[Path], typer.Option("--torch-home", envvar="TORCH_HOME", help="vbench_i2v: torch.hub root for VBench's hub models.")] = None,
     benchmark: Annotated[Optional[Path], typer.Option("--benchmark", help="Benchmark folder for the metrics that read it (default: the one in run.yaml).")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="vbench_i2v: CPU threads per process.")] = None,
+    shard: ShardOpt = None,
+    launcher: LauncherOpt = None,
+    shards: ShardsOpt = None,
+    gpus_per_shard: GpusPerShardOpt = None,
+    nodes: NodesOpt = None,
+    gpus_per_node: GpusPerNodeOpt = None,
+    partition: PartitionOpt = None,
+    time_limit: TimeOpt = None,
+    requeue: RequeueOpt = None,
+    wait: WaitOpt = False,
     list_metrics: Annotated[bool, typer.Option("--list-metrics", callback=_list_metrics, is_eager=True, help="List the installed metrics and exit.")] = False,
 ) -> None:
     """Score a run's generated videos; resumable (already scored videos are skipped).
@@ -127,10 +142,9 @@ def score(
     scores.parquet and listed here), 2 when a metric could not run at all (e.g. no VBench environment).
     """
     from stepeval.metrics import registry
-    from stepeval.runs import Run
-    from stepeval.runs.lock import exclusive_lock
+    from stepeval.runs import Run, Shard
 
-    run = Run.open(run_dir)
+    run = Run.open(run_dir, Shard.parse(shard))
     # The run's own tables are read once up front: a damaged one is one message, before any work.
     run.generations.read()
     run.scores.read()
@@ -161,6 +175,16 @@ def score(
         settings.update(sets.get(spec.name, {}))
         jobs.append((spec.name, registry.check_settings(metric, settings)))
 
+    launch = launcher_section(None, kind=launcher, shards=shards, gpus_per_shard=gpus_per_shard, nodes=nodes,
+                              gpus_per_node=gpus_per_node, partition=partition, time=time_limit, requeue=requeue)
+    if shard is None and launch:
+        from stepeval.runs.schema import LauncherConfig, describe_errors
+
+        try:
+            chosen = LauncherConfig.model_validate(launch)
+        except ValidationError as exc:
+            raise UserError("invalid launcher options: " + "; ".join(describe_errors(exc, LauncherConfig))) from None
+        raise typer.Exit(start_shards(chosen, run.root, "score", err_console, wait=wait))
     if run.writer_active():
         err_console.print("[yellow]note:[/] videos are still being generated into this run: scoring the ones that exist now; "
                           "run the same command again when generation has finished to score the rest", soft_wrap=True)
@@ -170,7 +194,7 @@ def score(
     summary = Table(title=f"scores for {run.name}")
     for col in ("metric", "scored", "failed", "excluded", "skipped"):
         summary.add_column(col, justify="left" if col == "metric" else "right")
-    with exclusive_lock(run.root / ".score.lock", what="run's scoring"):
+    with run.score_lock():
         for name, settings in jobs:
             bar = _Bar(name)
             try:

@@ -1,4 +1,5 @@
-"""`stepeval vbench setup | check | prefetch`: the isolated VBench environment and its weights."""
+"""`stepeval vbench setup | check | prefetch`: the isolated VBench environment and its weights;
+`stepeval vbench export | import`: VBench's own results files, both ways."""
 
 from __future__ import annotations
 
@@ -177,3 +178,41 @@ def prefetch(
         console.print("rerun the same command to retry; files already fetched are kept")
         raise typer.Exit(1)
     console.print("[green]done[/]")
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)],
+    out: Annotated[Path, typer.Argument(help="Folder for the results (created).", show_default=False)],
+    model_tag: Annotated[Optional[list[str]], typer.Option("--model-tag", help="Only these model tags (repeatable; default: every tag with VBench-I2V scores).")] = None,
+    archive: Annotated[bool, typer.Option("--archive/--no-archive", help="Also write the zip VBench-I2V's leaderboard takes (refused when a dimension is missing).")] = True,
+) -> None:
+    """Write the run's VBench-I2V scores as VBench writes them: OUT/<tag>/<tag>_eval_results.json per
+    model tag, and OUT/<tag>_eval_results.zip for the leaderboard (docs/vbench-i2v.md)."""
+    from stepeval.metrics.vbench_results import export_run
+    from stepeval.runs import Run
+
+    for path in export_run(Run.open(run), out, model_tags=model_tag, archive=archive):
+        console.print(f"wrote {escape(str(path))}", highlight=False)
+
+
+@app.command("import")
+def import_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory the scores are added to.", show_default=False)],
+    results: Annotated[Path, typer.Argument(help="A VBench `*_eval_results.json` (made by vbench, or by `stepeval vbench export`).", show_default=False)],
+    model_tag: Annotated[str, typer.Option("--model-tag", help="The model tag the scores belong to.", show_default=False)],
+    mapping: Annotated[Optional[Path], typer.Option("--mapping", help="CSV video,item_id[,sample] for videos not named <item id with / as __>-<sample>.mp4.")] = None,
+) -> None:
+    """Add VBench results made elsewhere to the run's scores.parquet, with provenance (file, sha256,
+    time, VBench's raw values); Quality / I2V / Total follow when all nine dimensions are there."""
+    from stepeval.metrics.vbench_results import import_results
+    from stepeval.runs import Run
+
+    rep = import_results(Run.open(run), results, model_tag, mapping=mapping)
+    console.print(f"{escape(model_tag)}: {rep.rows} score rows from {escape(str(results))} "
+                  f"(dimensions: {', '.join(rep.dimensions) or 'none'})", highlight=False, soft_wrap=True)
+    if rep.skipped_dimensions:
+        console.print(f"[yellow]skipped[/] (not VBench-I2V dimensions): {escape(', '.join(rep.skipped_dimensions))}")
+    if rep.unmatched:
+        console.print(f"[yellow]{len(rep.unmatched)} video(s) matched no item[/], e.g. {escape(rep.unmatched[0])}: "
+                      "pass --mapping CSV", soft_wrap=True)

@@ -6,8 +6,11 @@
     runs/<name>/vbench/                                       VBench custom-input view (vbench_view.py)
 
 Resumable: a video counts as done when its latest row says ok and its file exists, so rerunning the
-same command makes only what is missing (and what failed, with retry_failed). Videos are written
-atomically and their row is appended after, so a SIGKILL loses at most the video being made.
+same command makes only what is missing (and what failed, with retry_failed). With a shard
+(`shard: I/N`, `stepeval.runs.shards`) it makes only that shard's videos and appends to the shard's
+part file; shards need nothing from each other.
+Videos are written atomically and their row is appended after, so a SIGKILL loses at most the video
+being made.
 One failing item is recorded (error + traceback) and the run goes on.
 
 `generate_run(config)` is the Python entry point; `stepeval generate` and `stepeval run` call it with
@@ -45,7 +48,8 @@ from stepeval.generation.protocol import GenerationRequest, Generator, Refused
 from stepeval.generation.seeds import derive_seed
 from stepeval.generation.params import check_model_params
 from stepeval.generation.tags import ModelSpec, specs_from_config
-from stepeval.runs import GENERATION_KEYS, Run
+from stepeval.runs import GENERATION_KEYS, Run, Shard
+from stepeval.runs.lock import short_lock
 from stepeval.runs.schema import RunConfig, invalid, validate_config
 from stepeval.video import write_video
 
@@ -74,9 +78,11 @@ class GenerateConfig:
     sp_degree: int = 1
     extra: dict = field(default_factory=dict)
     config_file: Path | None = None
+    shard: Shard | None = None
 
     def __post_init__(self) -> None:
         self.benchmark = Path(self.benchmark)
+        self.shard = Shard.parse(self.shard)
         self.run_dir = Path(self.run_dir) if self.run_dir is not None else None
         if not self.models:
             raise UserError("no model given", hint="add --model NAME (see `stepeval generate --list-models`) or a `models:` list in the config")
@@ -105,6 +111,7 @@ class GenerateConfig:
             seed=cfg.seed, num_samples=cfg.num_samples, run_dir=cfg.run_dir, name=cfg.name, retry_failed=cfg.retry_failed,
             device=cfg.device, placeholder_images=cfg.placeholder_images, vbench_view=cfg.vbench_view, sp_degree=cfg.sp_degree,
             extra=cfg.model_dump(include={"metrics", "report"}, exclude_unset=True), config_file=config_file,
+            shard=Shard.parse(cfg.shard),
         )
 
     def to_dict(self) -> dict:
@@ -192,12 +199,20 @@ def build_generators(specs: list[ModelSpec]) -> dict[str, Generator]:
     return built
 
 
-def _remove_stale_partials(run: Run) -> int:
-    """Temporary files of videos whose writer was killed (SIGKILL skips every cleanup)."""
+def _remove_stale_partials(run: Run, units: Iterable[tuple[str, str, int]] = ()) -> int:
+    """Temporary files of videos whose writer was killed (SIGKILL skips every cleanup). A shard
+    removes only those of its own videos (`units`): another shard may be writing its own now."""
     videos = run.root / "videos"
     if not videos.exists():
         return 0
-    stale = list(videos.rglob(PARTIAL_GLOB))
+    if run.shard is None:
+        stale = list(videos.rglob(PARTIAL_GLOB))
+    else:
+        stale = []
+        for tag, item_id, sample in units:
+            target = run.video_path(tag, item_id, sample)
+            if target.parent.is_dir():
+                stale.extend(target.parent.glob(f".{target.stem}.*.partial.mp4"))
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
@@ -262,9 +277,13 @@ class _Runner:
 
             torch.cuda.empty_cache()
 
-    def todo(self, specs: list[ModelSpec], items: list[BenchmarkItem]) -> list[_Work]:
+    def units(self, specs: list[ModelSpec], items: list[BenchmarkItem]) -> list[_Work]:
+        """Every video of the run this shard (the whole run without one) makes, in config order."""
         work = [_Work(spec, item, s) for spec in specs for item in items for s in range(self.cfg.num_samples)]
-        mine = self.dist.share(work)
+        return [w for w in work if self.run.owns(w.spec.tag, w.item.id, w.sample)]
+
+    def todo(self, specs: list[ModelSpec], items: list[BenchmarkItem]) -> list[_Work]:
+        mine = self.dist.share(self.units(specs, items))
         ids = [it.id for it in items]
         missing = {spec.tag: set(self.run.missing(spec.tag, ids, self.cfg.num_samples, retry_failed=self.cfg.retry_failed)) for spec in specs}
         return [w for w in mine if (w.item.id, w.sample) in missing[w.spec.tag]]
@@ -465,9 +484,10 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
                 body = cfg.to_dict()
                 body["benchmark"]["name"] = loaded.name
                 # also refuses an unwritable directory, and a run made on another benchmark
-                run = Run.create(root, body, command=command, items=loaded.ids, config_file=cfg.config_file)
+                run = Run.create(root, body, command=command, items=loaded.ids, config_file=cfg.config_file, shard=cfg.shard)
                 stack.enter_context(run.lock())
-                stale = _remove_stale_partials(run)
+                units = [(s.tag, it.id, k) for s in cfg.models for it in loaded.items for k in range(cfg.num_samples)]
+                stale = _remove_stale_partials(run, [u for u in units if run.owns(*u)])
                 items, skipped = _prepare_items(cfg, run.root, loaded.items, write=True)
             except BaseException as exc:
                 ctx.share_outcome(f"rank 0 could not set up the run: {exc}")  # so the other ranks stop too
@@ -476,13 +496,15 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
         if problem:
             raise UserError(problem, path=root)
         if ctx.rank != 0:
-            run = Run.open(root)
+            run = Run.open(root, cfg.shard)
             items, skipped = _prepare_items(cfg, run.root, loaded.items, write=False)
         runner = _Runner(cfg, run, ctx, device, console, show_progress, built)
         work = runner.todo(cfg.models, items)
-        mine_total = len(ctx.share([0] * (len(cfg.models) * len(items) * cfg.num_samples)))
+        mine_total = len(ctx.share(runner.units(cfg.models, items)))
         if work and show_progress and ctx.rank == 0:
-            console.print(f"{len(work)} video(s) to make on this rank ({mine_total - len(work)} already done), device {device}" + (f", rank {ctx.rank}/{ctx.world_size}" if ctx.is_distributed else ""), highlight=False)
+            console.print(f"{len(work)} video(s) to make on this rank ({mine_total - len(work)} already done), device {device}"
+                          + (f", shard {cfg.shard}" if cfg.shard else "")
+                          + (f", rank {ctx.rank}/{ctx.world_size}" if ctx.is_distributed else ""), highlight=False)
         runner.generate_all(work)
         ctx.barrier()
         summary = {
@@ -498,13 +520,16 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
             "load_errors": runner.load_errors,
             "stale_partials_removed": stale,
             "world_size": ctx.world_size,
+            "shard": str(cfg.shard) if cfg.shard else None,
             "vbench_view": None,
         }
         if ctx.rank == 0:
             if cfg.vbench_view:
                 from stepeval.generation.vbench_view import write_vbench_view
 
-                summary["vbench_view"] = str(write_vbench_view(run, items, [s.tag for s in cfg.models], cfg.num_samples))
+                # The view is rebuilt from the whole table; shards finishing together take turns.
+                with short_lock(run.root / ".vbench-view.lock"):
+                    summary["vbench_view"] = str(write_vbench_view(run, items, [s.tag for s in cfg.models], cfg.num_samples))
             _update_summary(run, "generation", summary)
             _print_summary(console, summary)
     return summary

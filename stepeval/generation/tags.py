@@ -140,6 +140,32 @@ def requested_value(tag: str, param: str) -> float | None:
     return float(value)
 
 
+def display_names(tags: Iterable[str]) -> dict[str, str]:
+    """A short name per tag, for tables and galleries where the full tag would not fit: the
+    generator name plus only the settings that tell it apart from the other tags of that name
+    (`static@height=144,num_frames=25,width=256` alone -> `static`; a motion sweep keeps
+    `m@motion_score=5`). Every name is unique among `tags`; a tag that cannot be shortened
+    uniquely keeps its full spelling. The full tag stays the identity everywhere else."""
+    tags = list(dict.fromkeys(str(t) for t in tags))
+    split = {t: _split_tag(t) for t in tags}
+    by_name: dict[str, list[str]] = {}
+    for t, (name, _) in split.items():
+        by_name.setdefault(name, []).append(t)
+    out: dict[str, str] = {}
+    for name, group in by_name.items():
+        keys = list(dict.fromkeys(k for t in group for k in split[t][1]))
+        varying = [k for k in keys if len({split[t][1].get(k) for t in group}) > 1]
+        for t in group:
+            written = split[t][1]
+            rest = [f"{k}={written[k]}" for k in varying if k in written]
+            out[t] = f"{name}@{','.join(rest)}" if rest else name
+    counts: dict[str, int] = {}
+    for short in out.values():
+        counts[short] = counts.get(short, 0) + 1
+    # A short name that is another tag's full spelling, or shared, would name the wrong model.
+    return {t: (s if counts[s] == 1 and (s == t or s not in out) else t) for t, s in out.items()}
+
+
 #: Tag parameters that request a motion level: Step-Video's `motion_score`, and the short `motion`
 #: of hand-written tags (`stepvideo-ti2v@motion=5`).
 MOTION_PARAMS = ("motion_score", "motion")

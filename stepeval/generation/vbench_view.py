@@ -28,6 +28,21 @@ def flat_stem(item_id: str) -> str:
     return item_id.replace("/", "__")
 
 
+def video_name(item_id: str, sample: int) -> str:
+    """The file name VBench knows a video by: its image's stem and the sample number."""
+    return f"{flat_stem(item_id)}-{int(sample)}.mp4"
+
+
+def parse_video_name(name: str) -> tuple[str, int] | None:
+    """(item id, sample) from a `video_name` (any folder and extension); None when it is not one.
+    Ids that hold `__` themselves cannot be told apart from folders: such runs need a mapping."""
+    stem = Path(str(name)).name.rsplit(".", 1)[0]
+    head, sep, sample = stem.rpartition("-")
+    if not sep or not head or not sample.isdigit():
+        return None
+    return head.replace("__", "/"), int(sample)
+
+
 def _link(target: Path, link: Path) -> None:
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
@@ -58,7 +73,7 @@ def write_vbench_view(run: Run, items: list[BenchmarkItem], tags: list[str], num
             source = run.video_path(tag, r.item_id, int(r.sample))
             if not source.exists():
                 continue
-            name = f"{flat_stem(r.item_id)}-{int(r.sample)}.mp4"
+            name = video_name(r.item_id, int(r.sample))
             _link(source.resolve(), videos / name)
             prompt_map[name] = item.prompt
             view.append({

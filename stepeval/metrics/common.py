@@ -4,6 +4,12 @@ Rows follow docs/data-contracts.md: one per (model_tag, item_id, sample, metric)
 item_id "*" and sample -1. A video counts as "already scored" only when its latest row is ok, was made
 with the same settings, and the file has not changed since (size + mtime signature), so regenerating
 a video re-scores it on the next run.
+
+Sharded scoring (`stepeval score --shard I/N`): `run_videos` gives only the shard's videos and rows
+go to the shard's part file. A per-model row needs every video of the model, so a shard writes it
+only once the table holds a row of that metric for every video of the model: the last shard to
+finish sees the others' rows (each appends its own before it looks) and writes it, the same row an
+unsharded scorer would write.
 """
 
 from __future__ import annotations
@@ -48,8 +54,10 @@ def video_signature(path: Path) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def run_videos(run: Run, *, model_tags: Sequence[str] | None = None, item_ids: Iterable[str] | None = None) -> list[VideoRef]:
-    """The videos a run generated successfully (latest generations row per key says ok)."""
+def run_videos(run: Run, *, model_tags: Sequence[str] | None = None, item_ids: Iterable[str] | None = None,
+               every_shard: bool = False) -> list[VideoRef]:
+    """The videos a run generated successfully (latest generations row per key says ok); for a run
+    opened as one shard, that shard's videos unless `every_shard`."""
     latest = run.generations.latest(("model_tag", "item_id", "sample"))
     if latest.empty:
         return []
@@ -60,6 +68,8 @@ def run_videos(run: Run, *, model_tags: Sequence[str] | None = None, item_ids: I
         rows = rows[rows["item_id"].isin(list(item_ids))]
     out = []
     for r in rows.itertuples():
+        if not every_shard and not run.owns(r.model_tag, r.item_id, int(r.sample)):
+            continue
         rel = getattr(r, "video_path", None)
         path = run.root / rel if isinstance(rel, str) and rel else run.video_path(r.model_tag, r.item_id, int(r.sample))
         out.append(VideoRef(r.model_tag, r.item_id, int(r.sample), path))
@@ -116,6 +126,8 @@ def model_mean_rows(run: Run, metric: str, *, details: dict | None = None, env: 
         return []
     df = df[df["item_id"] != MODEL_ITEM]
     tags = sorted(set(df["model_tag"])) if model_tags is None else list(model_tags)
+    if run.shard is not None:
+        tags = [t for t in tags if _every_video_has_a_row(run, df, t)]
     rows = []
     for tag in tags:
         sub = df[df["model_tag"] == tag]
@@ -128,6 +140,11 @@ def model_mean_rows(run: Run, metric: str, *, details: dict | None = None, env: 
             rows.append(score_row((tag, MODEL_ITEM, MODEL_SAMPLE), metric, None, status="failed",
                                   error="no video of this model was scored ok", details=info, env=env))
     return rows
+
+
+def _every_video_has_a_row(run: Run, rows: pd.DataFrame, tag: str) -> bool:
+    have = {(r.item_id, int(r.sample)) for r in rows[rows["model_tag"] == tag].itertuples()}
+    return all((v.item_id, v.sample) in have for v in run_videos(run, model_tags=[tag], every_shard=True))
 
 
 class RowBuffer:

@@ -5,10 +5,12 @@
     runs/<name>/videos/<tag>/<id>.mp4  generated videos (atomic writes)
     runs/<name>/generations.parquet    one row per video
     runs/<name>/scores.parquet         one row per video and metric
+    runs/<name>/*.part-I-of-N.parquet  the rows shard I of N appended (read as part of the table)
     runs/<name>/summary.json
 
-A run is created once and reopened to resume; only one process may write a run at a time
-(`Run.lock`), while the ranks of one distributed job append to its tables under a short lock.
+A run is created once and reopened to resume; only one process may write a run (or one shard of
+it, `stepeval.runs.shards`) at a time (`Run.lock`), while the ranks of one distributed job append to
+its tables under a short lock. Shards of one run share no lock but the short one on run.yaml.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from stepeval.errors import UserError
 from stepeval.runs.atomic import atomic_write_text
 from stepeval.runs.environment import capture_environment
 from stepeval.runs.lock import exclusive_lock, is_locked, short_lock
+from stepeval.runs.shards import Shard
 from stepeval.runs.schema import SCHEMA_VERSION, ImportRecord, Invocation, RunConfig, RunRecord, describe_errors, upgrade, validate_config
 from stepeval.runs.tables import Table
 
 RUN_FILE = "run.yaml"
+GENERATIONS_FILE = "generations.parquet"
+SCORES_FILE = "scores.parquet"
 GENERATION_KEYS = ("model_tag", "item_id", "sample")
 SCORE_KEYS = ("model_tag", "item_id", "sample", "metric")
 _TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@=,+:-]*$")
@@ -61,17 +66,20 @@ def _now() -> str:
 
 
 class Run:
-    """A run directory. `record` is its run.yaml (`stepeval.runs.schema.RunRecord`)."""
+    """A run directory. `record` is its run.yaml (`stepeval.runs.schema.RunRecord`). With a `shard`,
+    the run as one shard sees it: it reads the whole tables, appends to its shard's part files, and
+    its work (`owns`) is the shard's units."""
 
-    def __init__(self, root: Path, record: RunRecord):
+    def __init__(self, root: Path, record: RunRecord, shard: Shard | None = None):
         self.root = Path(root)
         self.record = record
+        self.shard = shard
 
     # -- create / open -------------------------------------------------------------------------
 
     @classmethod
     def create(cls, root: str | Path, config: RunConfig | dict, *, command: str = "", items: Iterable[str] | None = None,
-               imports: dict[str, dict] | None = None, config_file: str | Path | None = None) -> Run:
+               imports: dict[str, dict] | None = None, config_file: str | Path | None = None, shard: Shard | None = None) -> Run:
         """Create a run, or reopen an existing one (resume) and record this invocation.
 
         `config` may be partial when the run exists: keys it sets replace the recorded ones, models
@@ -80,9 +88,10 @@ class Run:
         root = Path(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
-            probe = root / ".write-test"
+            # One probe per process: shards of one run start at the same moment.
+            probe = root / f".write-test.{os.getpid()}"
             probe.write_text("")
-            probe.unlink()
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             raise UserError(f"cannot write the run directory ({exc.strerror})", path=root, hint="choose a writable location with --run-dir/--out") from exc
         given = config.model_dump(exclude_unset=True) if isinstance(config, RunConfig) else dict(config)
@@ -104,10 +113,11 @@ class Run:
                 imports={**(old.imports if old else {}), **{k: ImportRecord.model_validate(v) for k, v in (imports or {}).items()}},
                 environment=env,
                 invocations=[*(old.invocations if old else ()),
-                             Invocation(at=now, command=command, cwd=str(Path.cwd()), git_commit=env.get("git_commit"))],
+                             Invocation(at=now, command=command, cwd=str(Path.cwd()), git_commit=env.get("git_commit"),
+                                        shard=str(shard) if shard else None)],
                 stage_seconds=old.stage_seconds if old else [],
             )
-            run = cls(root, record)
+            run = cls(root, record, shard)
             if old is not None:  # a damaged table is refused before this invocation is recorded
                 run.generations.read()
                 run.scores.read()
@@ -115,12 +125,12 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, root: str | Path) -> Run:
+    def open(cls, root: str | Path, shard: Shard | None = None) -> Run:
         root = Path(root)
         path = root / RUN_FILE
         if not path.is_file():
             raise UserError("not a stepeval run directory (no run.yaml)", path=root, hint="create one with `stepeval generate` or `stepeval run`")
-        return cls(root, cls._read_record(path))
+        return cls(root, cls._read_record(path), shard)
 
     @staticmethod
     def _read_record(path: Path) -> RunRecord:
@@ -207,13 +217,29 @@ class Run:
         return self.root.name
 
     def writer_active(self) -> bool:
-        """Whether a `stepeval generate` (or `run`) holds this run now: its tables may still grow."""
-        return is_locked(self.root / ".run.lock")
+        """Whether a `stepeval generate` (or `run`), or one of its shards, holds this run now: its
+        tables may still grow."""
+        return any(is_locked(p) for p in [self.root / ".run.lock", *sorted(self.root.glob(".run.part-*-of-*.lock"))])
+
+    def _lock_name(self, base: str) -> Path:
+        # A shard locks only itself: two processes on one shard would make its videos twice, two
+        # shards never meet.
+        return self.root / (f".{base}.{self.shard.part}.lock" if self.shard else f".{base}.lock")
 
     @contextmanager
     def lock(self):
-        with exclusive_lock(self.root / ".run.lock"):
+        with exclusive_lock(self._lock_name("run"), what=f"run's shard {self.shard}" if self.shard else "run"):
             yield self
+
+    @contextmanager
+    def score_lock(self):
+        """One scorer per run (or per shard of it) at a time."""
+        with exclusive_lock(self._lock_name("score"), what=f"run's scoring (shard {self.shard})" if self.shard else "run's scoring"):
+            yield self
+
+    def owns(self, model_tag: str, item_id: str, sample: int = 0) -> bool:
+        """Whether this process's share of the run includes the unit (always, without a shard)."""
+        return self.shard is None or self.shard.owns(model_tag, item_id, sample)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -226,11 +252,11 @@ class Run:
 
     @property
     def generations(self) -> Table:
-        return Table(self.root / "generations.parquet")
+        return Table(self.root / GENERATIONS_FILE, part=self.shard.part if self.shard else None, order_by="created_at")
 
     @property
     def scores(self) -> Table:
-        return Table(self.root / "scores.parquet")
+        return Table(self.root / SCORES_FILE, part=self.shard.part if self.shard else None, order_by="scored_at")
 
     def write_summary(self, summary: dict) -> None:
         atomic_write_text(self.root / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, default=str))

@@ -101,6 +101,49 @@ class ReportConfig(_Strict):
     focal: str | None = Field(None, description="The model tag the report compares the others with.")
     auto: bool = Field(True, description="Include metric-derived (automatic) judgments.")
     annotations: str | None = Field(None, description="Judgments file or store to report (default: the run's own store).")
+    published: list[str] = Field(default_factory=list, description="Published columns shown beside the run's, marked as such: NAME or NAME:COLUMN (docs/published-results.md).")
+    published_paths: list[str] = Field(default_factory=list, description="Reference-results files or folders of your own (besides the shipped ones).")
+    compare_published: list[str] = Field(default_factory=list, description="Compare the run with published columns, per dimension: NAME:COLUMN or NAME:COLUMN=MODEL_TAG.")
+    table2_columns: list[str] = Field(default_factory=list, description="Table 2's opponents, in this order (default: the run's model order).")
+
+    @field_validator("published", "published_paths", "compare_published", "table2_columns", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+def _check_shard(value: Any) -> Any:
+    """`I/N` with 0 <= I < N: the form `--shard` takes."""
+    if value is None:
+        return value
+    from stepeval.runs.shards import Shard
+
+    try:
+        return str(Shard.parse(str(value)))
+    except UserError:
+        raise ValueError("a shard is I/N with N >= 1 and 0 <= I < N (0/4 ... 3/4)") from None
+
+
+class LauncherConfig(_Strict):
+    """How `stepeval generate`/`score` start the shards of a run: here (`local`, one subprocess per
+    shard) or on a SLURM cluster (`slurm`, one job-array task per shard, through submitit)."""
+
+    kind: Literal["local", "slurm"] = Field("local", description="local: subprocesses on this machine; slurm: a SLURM job array.")
+    shards: PositiveInt = Field(1, description="Number of shards (one subprocess or array task each).")
+    gpus_per_shard: int = Field(0, ge=0, description="local: GPUs given to each shard (CUDA_VISIBLE_DEVICES); 0: none assigned.")
+    nodes: PositiveInt = Field(1, description="slurm: nodes per shard.")
+    gpus_per_node: int = Field(0, ge=0, description="slurm: GPUs per node; more than 1 runs the shard as a torchrun group.")
+    cpus_per_task: PositiveInt | None = Field(None, description="slurm: CPUs per task.")
+    mem_gb: float | None = Field(None, gt=0, description="slurm: memory per node in GB.")
+    partition: str | None = Field(None, description="slurm: partition.")
+    time: str | None = Field(None, description="slurm: time limit per task, minutes or HH:MM:SS.")
+    account: str | None = Field(None, description="slurm: account.")
+    qos: str | None = Field(None, description="slurm: quality of service.")
+    max_parallel: PositiveInt | None = Field(None, description="slurm: most array tasks running at once.")
+    requeue: bool = Field(True, description="slurm: requeue a preempted or timed-out task (it resumes: done work is skipped).")
+    max_requeues: int = Field(3, ge=0, description="slurm: requeues per task before it counts as failed.")
+    logs: str | None = Field(None, description="slurm: folder of submitit's job files and logs (default RUN/.slurm).")
+    extra: dict[str, Any] = Field(default_factory=dict, description="slurm: more sbatch parameters (submitit's slurm_additional_parameters).")
 
 
 class RunConfig(_Strict):
@@ -116,6 +159,8 @@ class RunConfig(_Strict):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1.")
     sp_degree: PositiveInt = Field(1, description="Ranks per sequence-parallel group.")
     retry_failed: bool = Field(False, description="Also redo videos whose last attempt failed. Not kept in run.yaml.")
+    shard: str | None = Field(None, description="I/N: do only shard I of N of the work (stepeval.runs.shards). Not kept in run.yaml's config (each invocation records its own).")
+    launcher: LauncherConfig | None = Field(None, description="Start the shards here or on SLURM instead of doing the work in this process. Not kept in run.yaml.")
     placeholder_images: bool = Field(False, description="Give items without an image a placeholder (dry runs).")
     vbench_view: bool = Field(True, description="Write RUN/vbench/, a VBench custom-input view of the videos.")
     metrics: dict[str, dict[str, Any] | None] = Field(default_factory=dict, description="Metric name -> settings (`stepeval score --list-metrics`).")
@@ -143,6 +188,11 @@ class RunConfig(_Strict):
             data["models"] = [{"name": m} if isinstance(m, str) else m for m in models]
         return data
 
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard(cls, value: Any) -> Any:
+        return _check_shard(value)
+
     @field_validator("metrics", mode="before")
     @classmethod
     def _metric_list(cls, value: Any) -> Any:
@@ -163,6 +213,7 @@ class ImportRecord(_Strict):
 class Invocation(_Strict):
     at: str
     command: str = ""
+    shard: str | None = Field(None, description="I/N when the invocation did one shard of the run.")
     cwd: str | None = None
     git_commit: str | None = None
 
@@ -185,7 +236,7 @@ class RunRecord(_Strict):
         """The YAML body: defaults of the config left out, except what a reader should see."""
         body = self.model_dump(mode="json", exclude_none=True)
         cfg = body["config"]
-        for key in ("run_dir", "retry_failed"):  # per invocation, not a property of the run
+        for key in ("run_dir", "retry_failed", "shard", "launcher"):  # per invocation, not a property of the run
             cfg.pop(key, None)
         for model in cfg.get("models", []):
             if not model.get("sweep"):
@@ -291,6 +342,8 @@ def read_config_file(path: Path) -> dict:
         cfg.benchmark.path = str(_under(base, cfg.benchmark.path))
     if cfg.subset.ids_file:
         cfg.subset.ids_file = str(_under(base, cfg.subset.ids_file))
+    if cfg.report.published_paths:
+        cfg.report.published_paths = [str(_under(base, p)) for p in cfg.report.published_paths]
     for model in cfg.models:
         if isinstance(model.params.get("model_dir"), str):
             model.params["model_dir"] = str(_under(base, model.params["model_dir"]))
@@ -339,7 +392,7 @@ def upgrade(raw: dict, run_root: Path) -> dict:
     if "imports" in config:
         body["imports"] = {**config.pop("imports"), **(body.get("imports") or {})}
     config["models"] = [_v1_model(m) for m in config.get("models") or []]
-    for key in ("run_dir", "out", "retry_failed"):
+    for key in ("run_dir", "out", "retry_failed", "shard", "launcher"):
         config.pop(key, None)
     body["config"] = config
     body.setdefault("updated_at", body.get("created_at", ""))
@@ -374,7 +427,7 @@ def _locate_v1_path(value: str, run_root: Path) -> str:
 
 
 __all__ = [
-    "SCHEMA_VERSION", "BenchmarkConfig", "ImportRecord", "Invocation", "ModelConfig", "ReportConfig", "RunConfig",
+    "SCHEMA_VERSION", "BenchmarkConfig", "ImportRecord", "Invocation", "LauncherConfig", "ModelConfig", "ReportConfig", "RunConfig",
     "RunRecord", "SubsetConfig", "SyntheticBenchmark", "describe_errors", "invalid", "key_path", "read_config_file", "upgrade",
     "validate_config",
 ]

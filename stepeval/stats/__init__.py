@@ -9,6 +9,8 @@ Plain functions over columns of a judgments table (sequences, numpy arrays or pa
 - `bradley_terry`: Bradley-Terry strengths, Elo view, bootstrap intervals, pair matrices;
 - `bias`: left/right position bias; `gold`: annotator accuracy on gold items;
 - `correlation`: Spearman's rank correlation (requested vs measured motion, and the like);
+- `metric_agreement`: how well an automatic metric agrees with the human majority on pairs
+  (pairwise accuracy with ties stated, Kendall's tau-b, cluster-bootstrap intervals);
 - `summary`: one W-T-L report cell with its win rates, intervals and test.
 
 Outcome labels are A/Tie/B from model A's side (see `outcomes`); screen-view labels Left/Tie/Right.
@@ -47,6 +49,13 @@ from stepeval.stats.bradley_terry import (
 from stepeval.stats.correlation import Spearman, spearman
 from stepeval.stats.gold import gold_accuracy
 from stepeval.stats.hypothesis_tests import sign_test, sign_test_outcomes
+from stepeval.stats.metric_agreement import (
+    MetricAgreement,
+    calibration_bins,
+    kendall_tau_b,
+    metric_human_agreement,
+    pairwise_accuracy,
+)
 from stepeval.stats.intervals import (
     Proportion,
     percentile_interval,
@@ -64,6 +73,7 @@ __all__ = [
     "BootstrapResult",
     "BradleyTerryBootstrap",
     "BradleyTerryFit",
+    "MetricAgreement",
     "ModelMatrix",
     "PairwiseSummary",
     "PositionBias",
@@ -72,6 +82,7 @@ __all__ = [
     "Spearman",
     "WinTieLoss",
     "battle_count_matrix",
+    "calibration_bins",
     "bootstrap_bradley_terry",
     "bootstrap_win_rate",
     "cluster_bootstrap",
@@ -84,8 +95,11 @@ __all__ = [
     "fit_bradley_terry",
     "fit_scores",
     "gold_accuracy",
+    "kendall_tau_b",
     "krippendorff_alpha",
     "krippendorff_alpha_bootstrap",
+    "metric_human_agreement",
+    "pairwise_accuracy",
     "percentile_interval",
     "position_bias",
     "position_bias_counts",
