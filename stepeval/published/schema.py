@@ -192,6 +192,14 @@ class _Column(_Strict):
         return _check_name(value, "column id")
 
 
+def _known_keys(value: dict, allowed, what: str, plural: str) -> dict:
+    """`value` unchanged when every key is one of `allowed` (defined where the notion is owned)."""
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; the {plural} are {', '.join(allowed)}")
+    return value
+
+
 # --------------------------------------------------------------------------- VBench-I2V tables
 
 
@@ -202,18 +210,12 @@ class VBenchColumn(_Column):
     @field_validator("values")
     @classmethod
     def _dimension_keys(cls, value: dict) -> dict:
-        unknown = sorted(set(value) - set(DIMENSION_KEYS))
-        if unknown:
-            raise ValueError(f"unknown VBench-I2V dimension(s) {', '.join(unknown)}; the dimensions are {', '.join(DIMENSION_KEYS)}")
-        return value
+        return _known_keys(value, DIMENSION_KEYS, "VBench-I2V dimension", "dimensions")
 
     @field_validator("aggregates")
     @classmethod
     def _aggregate_keys(cls, value: dict) -> dict:
-        unknown = sorted(set(value) - set(AGGREGATE_KEYS))
-        if unknown:
-            raise ValueError(f"unknown aggregate(s) {', '.join(unknown)}; the aggregates are {', '.join(AGGREGATE_KEYS)}")
-        return value
+        return _known_keys(value, AGGREGATE_KEYS, "aggregate", "aggregates")
 
 
 class VBenchTable(_Strict):
@@ -257,9 +259,7 @@ class PairwiseColumn(_Column):
     @field_validator("cells")
     @classmethod
     def _cells(cls, value: dict) -> dict:
-        unknown = sorted(set(value) - set(DIMENSION_NAMES))
-        if unknown:
-            raise ValueError(f"unknown dimension(s) {', '.join(unknown)}; the dimensions are {', '.join(DIMENSION_NAMES)}")
+        _known_keys(value, DIMENSION_NAMES, "dimension", "dimensions")
         for dim, per_domain in value.items():
             for domain, cell in per_domain.items():
                 try:
@@ -302,10 +302,7 @@ class PairwiseTable(_Strict):
     @field_validator("dimensions")
     @classmethod
     def _dimensions(cls, value: dict) -> dict:
-        unknown = sorted(set(value) - set(DIMENSION_NAMES))
-        if unknown:
-            raise ValueError(f"unknown dimension(s) {', '.join(unknown)}; the dimensions are {', '.join(DIMENSION_NAMES)}")
-        return value
+        return _known_keys(value, DIMENSION_NAMES, "dimension", "dimensions")
 
     @field_validator("domains")
     @classmethod
