@@ -203,7 +203,8 @@ def test_reload_keeps_the_annotator_signed_in_until_sign_out(run_copy, artifacts
         page.get_by_text("Item 2 of").wait_for(timeout=60_000)  # resumed on the next open item, no token asked
         page.wait_for_function(SETTLED, timeout=30_000)  # drawn whole (the progress bar's text comes with its lazily loaded part)
         assert page.get_by_label("Access token").count() == 0
-        assert "1 of 4 judged" in page.inner_text("body")
+        # waited for, not read once: the progress bar's text is drawn with its lazily loaded part
+        page.get_by_text("1 of 4 judged").wait_for(timeout=30_000)
         page.screenshot(path=str(artifacts_dir / "annotation_app_after_reload.png"))
         cookies = page.context.cookies()
         assert all(token not in c["value"] for c in cookies) and token not in page.url  # the token stays with the annotator
