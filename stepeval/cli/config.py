@@ -39,7 +39,12 @@ def schema_cmd(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.")] = None,
 ) -> None:
     """Print the JSON Schema of the run config (the YAML of `stepeval run` and `stepeval generate --config`)."""
-    text = json.dumps(config_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    print_schema(config_json_schema(), out)
+
+
+def print_schema(schema: dict, out: Path | None) -> None:
+    """A JSON Schema on standard output, or written atomically to `out` (every `schema` command)."""
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -63,13 +63,7 @@ def schema_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of standard output.")] = None,
 ) -> None:
     """Print the JSON Schema of a reference-results file."""
+    from stepeval.cli.config import print_schema
     from stepeval.published import json_schema
 
-    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        from stepeval.runs import atomic_write_text
-
-        atomic_write_text(out, text)
-        Console(stderr=True).print(f"schema written: {out}", highlight=False)
+    print_schema(json_schema(), out)
