@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import numpy as np
 
 from stepeval.errors import UserError
 
-WORLD_VERSION = 2
+WORLD_VERSION = 3  # 3: labels.json carries each scene, for the subject-fidelity checks
 SIZE = 64  # pixels, square; the tiny preset's 8x VAE compression -> 8 x 8 latent tokens per latent frame
 FRAMES = 17  # one VAE chunk: 17 frames -> 3 latent frames
 FPS = 8.0
@@ -107,7 +108,23 @@ class Scene:
             "camera": self.camera, "expected_flow": self.expected_flow, "speed_px_per_frame": round(self.speed, 4),
             "speed_class": self.speed_class, "speed_word": self.speed_word, "shape": self.shape,
             "colour": self.colour, "prompt_en": self.prompt_en, "prompt_zh": self.prompt_zh,
+            "scene": self.to_dict(),
         }
+
+    def to_dict(self) -> dict:
+        """Every field, JSON-ready: `scene_from_dict` renders exactly the same clip from it."""
+        d = asdict(self)
+        d["start"] = list(self.start)
+        return d
+
+
+def scene_from_dict(d: dict) -> Scene:
+    """The Scene a labels.json `scene` entry describes."""
+    fields = {f.name for f in dataclass_fields(Scene)}
+    unknown = sorted(set(d) - fields)
+    if unknown:
+        raise ValueError(f"unknown scene field(s) {', '.join(unknown)}")
+    return Scene(**{**d, "start": tuple(d["start"])})
 
 
 def speed_class(speed: float) -> str:
@@ -221,12 +238,27 @@ def _camera(scene: Scene, t: float) -> tuple[float, float, float]:
     return cx, cy, zoom
 
 
-def render_frame(scene: Scene, t: float) -> np.ndarray:
-    """Frame t (float allowed) as float32 RGB in [0, 1], shape (SIZE, SIZE, 3)."""
+def _world_grid(scene: Scene, t: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """World coordinates of every pixel centre at frame t, and the camera zoom."""
     cx, cy, zoom = _camera(scene, t)
     py, px = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
-    wx = cx + (px - SIZE / 2) / zoom
-    wy = cy + (py - SIZE / 2) / zoom
+    return cx + (px - SIZE / 2) / zoom, cy + (py - SIZE / 2) / zoom, zoom
+
+
+def render_background(scene: Scene, t: float = 0.0) -> np.ndarray:
+    """Frame t without the subject: float32 RGB in [0, 1], shape (SIZE, SIZE, 3)."""
+    wx, wy, _ = _world_grid(scene, t)
+    return np.clip(_background(scene, wx, wy), 0.0, 1.0).astype(np.float32)
+
+
+def subject_alpha(scene: Scene, t: float = 0.0) -> np.ndarray:
+    """The subject's coverage of every pixel at frame t, in [0, 1] (soft edge), shape (SIZE, SIZE):
+    the ground-truth subject mask the subject-fidelity checks compare with."""
+    wx, wy, zoom = _world_grid(scene, t)
+    return _subject_alpha(scene, wx, wy, zoom, t)
+
+
+def _background(scene: Scene, wx: np.ndarray, wy: np.ndarray) -> np.ndarray:
     bg = scene.background
     a, b = np.array(bg["colour_a"], np.float32), np.array(bg["colour_b"], np.float32)
     proj = (wx - SIZE / 2) * math.cos(bg["angle"]) + (wy - SIZE / 2) * math.sin(bg["angle"])
@@ -235,6 +267,10 @@ def render_frame(scene: Scene, t: float) -> np.ndarray:
     for blob in bg["blobs"]:
         w = np.exp(-((wx - blob["x"]) ** 2 + (wy - blob["y"]) ** 2) / (2 * blob["sigma"] ** 2))[..., None]
         img = img + w * np.array(blob["delta"], np.float32)
+    return img
+
+
+def _subject_alpha(scene: Scene, wx: np.ndarray, wy: np.ndarray, zoom: float, t: float) -> np.ndarray:
     sx, sy = scene.start
     if scene.motion == "subject":
         dx, dy = DIRECTION_VECTORS[scene.subject_direction]
@@ -248,8 +284,15 @@ def render_frame(scene: Scene, t: float) -> np.ndarray:
     else:
         dist = (np.abs(ux) + np.abs(uy)) - 1.2 * r
     # Soft edge of constant screen width: world distance times zoom is screen distance.
-    alpha = np.clip(0.5 - dist * zoom / EDGE, 0.0, 1.0)[..., None]
-    alpha = alpha * alpha * (3 - 2 * alpha)
+    alpha = np.clip(0.5 - dist * zoom / EDGE, 0.0, 1.0)
+    return alpha * alpha * (3 - 2 * alpha)
+
+
+def render_frame(scene: Scene, t: float) -> np.ndarray:
+    """Frame t (float allowed) as float32 RGB in [0, 1], shape (SIZE, SIZE, 3)."""
+    wx, wy, zoom = _world_grid(scene, t)
+    img = _background(scene, wx, wy)
+    alpha = _subject_alpha(scene, wx, wy, zoom, t)[..., None]
     img = img * (1 - alpha) + np.array(COLOURS[scene.colour][0], np.float32) * alpha
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 

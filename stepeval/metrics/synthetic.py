@@ -10,7 +10,16 @@ ground truth in labels.json; this metric measures a generated video against it:
 - `synthetic/consistency`: every frame against the input image at 8x8, mean PSNR / 40 dB in [0, 1]
   (the world's motions, at most ~10 px, barely change an 8x8 average, while drifting colours, a
   lost subject or noise do);
-- `synthetic/temporal_smoothness`: 1 - 10 x the mean |second temporal difference| / 255.
+- `synthetic/temporal_smoothness`: 1 - 10 x the mean |second temporal difference| / 255;
+- the subject's own fidelity (stepeval.metrics.subject), which whole-frame PSNR cannot see when
+  the subject is a few percent of the pixels: `synthetic/subject_colour_kept` (1 when frame 0's
+  subject is within CIEDE2000 15 of the named colour), `synthetic/subject_colour` (1 - CIEDE2000 /
+  100, the continuous form the judge compares), `synthetic/subject_iou` (frame-0 subject mask vs
+  the input image's; `synthetic/subject_shape_kept` when at least 0.7) and `synthetic/clean_content` (1 - the fraction of pixels far from every
+  subject/background mix: stray blobs and colours that were never there).
+
+`synthetic/direction_match` also requires the subject to stay in the picture and not to travel
+against the asked direction: a clip whose subject vanished does not pass because its background moved.
 
 Per video and metric one row in scores.parquet, plus the per-model means. `JUDGE_METRICS` maps the
 human protocol's three dimensions to these metrics for the automatic judge (stepeval.metrics.judge).
@@ -27,6 +36,7 @@ import numpy as np
 from stepeval.benchmark import synthetic as world
 from stepeval.errors import UserError
 from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
+from stepeval.metrics.subject import SubjectFidelity, subject_fidelity
 
 NAME = "synthetic"
 METRIC_DIRECTION = "synthetic/direction_match"  # 1 when the measured dominant flow is the prompt's
@@ -34,11 +44,19 @@ METRIC_PSNR = "synthetic/first_frame_psnr"  # dB, first generated frame vs the i
 METRIC_FIDELITY = "synthetic/first_frame_fidelity"  # PSNR / 40 dB clipped to [0, 1]
 METRIC_SMOOTHNESS = "synthetic/temporal_smoothness"  # 1 - 10 x mean |second temporal difference| / 255
 METRIC_CONSISTENCY = "synthetic/consistency"  # every frame vs the input image at 8x8: mean PSNR / 40 dB
-SYNTHETIC_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS)
+METRIC_COLOUR_KEPT = "synthetic/subject_colour_kept"  # 1 when frame 0's subject is within CIEDE2000 15 of its colour
+METRIC_COLOUR = "synthetic/subject_colour"  # 1 - CIEDE2000 / 100 (clipped): the continuous form
+METRIC_IOU = "synthetic/subject_iou"  # frame-0 subject mask vs the input image's
+METRIC_SHAPE_KEPT = "synthetic/subject_shape_kept"  # 1 when that IoU is at least 0.7
+METRIC_CLEAN = "synthetic/clean_content"  # 1 - fraction of pixels far from every subject/background mix
+SUBJECT_METRICS = (METRIC_COLOUR_KEPT, METRIC_COLOUR, METRIC_IOU, METRIC_SHAPE_KEPT, METRIC_CLEAN)
+SYNTHETIC_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS, *SUBJECT_METRICS)
 # The human protocol's three dimensions, decided by the world's ground truth (values in [0, 1]).
+# Subject & background consistency is what a person sees first: the subject's colour and shape,
+# nothing added, and the frames staying with the picture.
 JUDGE_METRICS: dict[str, tuple[str, ...]] = {
     "instruction_adherence": (METRIC_DIRECTION,),
-    "consistency": (METRIC_CONSISTENCY,),
+    "consistency": (METRIC_CONSISTENCY, METRIC_COLOUR, METRIC_IOU, METRIC_CLEAN),
     "physical_laws": (METRIC_SMOOTHNESS,),
 }
 JUDGE_MARGIN = 0.01
@@ -110,7 +128,9 @@ def judge_direction(frames: np.ndarray, *, step: int = 4, min_flow: float = 0.02
 # ------------------------------------------------------------------------------------------------
 
 def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[dict[str, float], dict]:
-    """The world's per-video metrics for a clip (T, H, W, 3 uint8) made from `image` (H, W, 3)."""
+    """The world's per-video metrics for a clip (T, H, W, 3 uint8) made from `image` (H, W, 3).
+    The subject checks need the scene (labels.json of world version 3 or later); without it they
+    are left out and the direction check is the flow judge's alone."""
     import cv2
 
     judged = judge_direction(frames)
@@ -120,11 +140,31 @@ def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[di
                                  for f in frames]))
     f = frames.astype(np.float32)
     second = float(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).mean()) if len(f) > 2 else 0.0
-    values = {METRIC_DIRECTION: float(judged.label == label["expected_flow"]), METRIC_PSNR: psnr,
-              METRIC_FIDELITY: float(np.clip(psnr / 40.0, 0.0, 1.0)), METRIC_CONSISTENCY: consistency,
+    direction_ok = judged.label == label["expected_flow"]
+    values = {METRIC_PSNR: psnr, METRIC_FIDELITY: float(np.clip(psnr / 40.0, 0.0, 1.0)), METRIC_CONSISTENCY: consistency,
               METRIC_SMOOTHNESS: float(np.clip(1.0 - 10.0 * second / 255.0, 0.0, 1.0))}
     details = {"expected_flow": label["expected_flow"], "judged": judged.to_dict()}
+    if "scene" in label:
+        fidelity = scene_subject_fidelity(frames, world.scene_from_dict(label["scene"]))
+        direction_ok = direction_ok and fidelity.follows(label["expected_flow"])
+        values.update({METRIC_COLOUR_KEPT: float(fidelity.colour_kept),
+                       METRIC_COLOUR: float(np.clip(1.0 - fidelity.colour_delta_e / 100.0, 0.0, 1.0)),
+                       METRIC_IOU: fidelity.iou, METRIC_SHAPE_KEPT: float(fidelity.shape_kept),
+                       METRIC_CLEAN: 1.0 - fidelity.stray_fraction})
+        details["subject"] = fidelity.to_dict()
+    values[METRIC_DIRECTION] = float(direction_ok)
     return values, details
+
+
+def scene_subject_fidelity(frames: np.ndarray, scene: world.Scene) -> SubjectFidelity:
+    """The subject checks of a clip made from `scene`'s first frame, at the world's size."""
+    if frames.shape[1:3] != (world.SIZE, world.SIZE):
+        import cv2
+
+        frames = np.stack([cv2.resize(np.ascontiguousarray(f), (world.SIZE, world.SIZE), interpolation=cv2.INTER_AREA)
+                           for f in frames])
+    return subject_fidelity(frames, world.render_background(scene, 0), world.subject_alpha(scene, 0),
+                            world.COLOURS[scene.colour][0], max_speed=world.SPEED_RANGE[1])
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -191,8 +231,10 @@ class SyntheticMetric(Metric):
     """The registry's face of `score_run_synthetic` (entry point `synthetic`)."""
 
     name = NAME
-    description = ("The synthetic world's ground truth: dominant motion direction vs the prompt's, first-frame PSNR and "
-                   "fidelity, consistency with the input image, temporal smoothness.")
+    description = ("The synthetic world's ground truth: dominant motion direction vs the prompt's (the subject still "
+                   "there and moving that way), first-frame PSNR and fidelity, the subject's colour (CIEDE2000) and shape "
+                   "(IoU) in frame 0, content that was never in the picture, consistency with the input image, "
+                   "temporal smoothness.")
     columns = SYNTHETIC_METRICS
     higher_is_better = True
     device = "cpu"

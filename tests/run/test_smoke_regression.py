@@ -6,8 +6,13 @@ beyond the tolerance stated in that file."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
+import pytest
+
+from generators.stepvideo.tiny import acceptance
 from stepeval.cli.main import main
 from stepeval.generation import registry
 from stepeval.pipeline_run import run_summary
@@ -17,29 +22,40 @@ REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "benchmarks" / "smoke-baseline.json"
 
 
-def test_smoke_run_matches_the_committed_baseline(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
     if "stepvideo-ti2v-tiny" not in registry.available():  # until the entry point is installed
         from generators.stepvideo.tiny.generator import StepVideoTI2VTiny
 
         registry.register("stepvideo-ti2v-tiny", StepVideoTI2VTiny)
-    run_dir = tmp_path / "smoke"
-    code = main(["run", "smoke", "--run-dir", str(run_dir), "--no-progress", "--check-against", str(BASELINE)])
-    err = capsys.readouterr().err
+    run_dir = tmp_path_factory.mktemp("smoke") / "run"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["run", "smoke", "--run-dir", str(run_dir), "--no-progress", "--check-against", str(BASELINE)])
+    return run_dir, code, err.getvalue()
+
+
+def test_smoke_run_matches_the_committed_baseline(smoke_run):
+    run_dir, code, err = smoke_run
     assert code == 0, err[-3000:]
     assert (run_dir / "report" / "index.html").is_file()
-    # Floors under the tiny model's targets (the baseline's tolerances alone would let a value drift
-    # below them): image conditioning, monotone motion control, and motion direction pooled over
-    # the three settings (target 0.8; the shipped model measures 40/48 = 0.83 on the machine
-    # that wrote the baseline, so the floor leaves three videos of room for another CPU's kernels).
+    # the per-model table puts the subject checks beside the whole-frame PSNR
+    assert all(word in err for word in ("PSNR", "colour", "shape", "clean", "direction")), err[-3000:]
+    # Floors the baseline's tolerances alone would let a value drift below: image conditioning and
+    # monotone motion control (generators/stepvideo/tiny/acceptance.py).
     summary = run_summary(Run.open(run_dir))
-    tags = [f"stepvideo-ti2v-tiny@motion_score={m}" for m in (2, 5, 10)]
-    for tag in tags:
-        assert summary[f"{tag}/synthetic/first_frame_psnr"] >= 25.0, tag
-    direction = sum(summary[f"{tag}/synthetic/direction_match"] for tag in tags) / len(tags)
-    assert direction >= 0.77, direction
-    motion = [summary[f"{tag}/motion_score"] for tag in tags]
-    assert motion == sorted(motion) and motion[0] < motion[-1], motion
-    assert summary["stepvideo-ti2v-tiny/motion_spearman"] >= 0.75  # target 0.8, measured 0.809
+    assert acceptance.motion_floor_failures(summary) == []
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped tiny checkpoint loses red and blue subjects' colour in its VAE "
+                                       "(8 of 16 smoke items keep it) and with it direction on items whose subject "
+                                       "fades; docs/tiny-model.md. Strict: a retrained checkpoint that passes turns "
+                                       "this red until the mark is removed.")
+def test_smoke_run_keeps_the_subject(smoke_run):
+    """The subject's colour and shape in frame 0 and direction with the subject present: the floors
+    the shipped checkpoint must reach (generators/stepvideo/tiny/acceptance.py)."""
+    run_dir, _, _ = smoke_run
+    assert acceptance.floor_failures(run_summary(Run.open(run_dir))) == []
 
 
 def test_real_benchmark_sample_matches_its_baseline(tmp_path, capsys, step_eval_root):

@@ -51,12 +51,45 @@ def test_lag_term_penalises_a_slow_drift_the_motion_score_would_count():
         float(reconstruction_loss(y[:, :, :5], x[:, :, :5], recipe)))
 
 
+def test_subject_term_weighs_a_wrong_subject_colour_by_the_subject_area_not_the_frame():
+    # A 4 x 4 subject (1/16 of an 16 x 16 frame) decoded 0.5 off in one channel: the whole-frame MSE
+    # sees 1/48 of the error, the subject term its full MSE over the subject's pixels, x the weight.
+    x = torch.zeros(1, 3, 1, 16, 16)
+    subject = torch.zeros(1, 1, 1, 16, 16)
+    subject[..., 6:10, 6:10] = 1.0
+    y = x.clone()
+    y[:, 0:1] += 0.5 * subject
+    recipe = TinyRecipe(vae_subject_weight=10.0)
+    plain = reconstruction_loss(y, x, recipe)
+    weighted = reconstruction_loss(y, x, recipe, subject=subject)
+    subject_mse = 0.25 * 16 / (16 * 3 + 1.0)  # the term's normalisation: area x channels (+1 against an empty mask)
+    assert float(weighted - plain) == pytest.approx(10.0 * subject_mse, rel=1e-5)
+    assert float(reconstruction_loss(y, x, TinyRecipe(vae_subject_weight=0.0), subject=subject)) == pytest.approx(float(plain))
+
+
+def test_vae_batches_carry_the_worlds_subject_mask():
+    from generators.stepvideo.tiny.train import _vae_batch
+
+    recipe = TinyRecipe(vae_batch=2, vae_clip_batch=1, vae_clip_every=2)
+    rng = np.random.default_rng(0)
+    frames, masks, nxt = _vae_batch(recipe, rng, 0, 0)
+    assert frames.shape == (2, 1, 3, 64, 64) and masks.shape == (2, 1, 1, 64, 64) and nxt == 2
+    clips, clip_masks, _ = _vae_batch(recipe, rng, nxt, 1)
+    assert clips.shape == (1, 17, 3, 64, 64) and clip_masks.shape == (1, 17, 1, 64, 64)
+    # the mask covers exactly the pixels painted in the subject's colour
+    scene = world.training_scene(nxt, speed_word_noise=0.0, camera_weights=recipe.camera_weights)
+    colour = torch.tensor(world.COLOURS[scene.colour][0]) * 2 - 1
+    inside = clip_masks[0, 0, 0] > 0.99
+    assert inside.any()
+    assert torch.allclose(clips[0, 0][:, inside].T, colour.expand(int(inside.sum()), 3), atol=0.01)
+
+
 @pytest.fixture(scope="module")
 def mini_checkpoint(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "ckpt"
     recipe = TinyRecipe(threads=1, vae_steps=2, vae_batch=2, vae_clip_batch=1, vae_clip_every=2, train_clips=3, dit_steps=2,
                         dit_batch=2, eval_every=1000, steps=2, final_eval_items=1, validation_items=1,
-                        cfg_candidates=(1.0, 2.0), vae_finetune_steps=1)
+                        cfg_candidates=(1.0, 2.0), vae_finetune_steps=1, vae_subject_weight=1.0)
     report = train_tiny(out, recipe, log=lambda m: None)
     assert set(report["final_eval"]) >= {"first_frame_psnr", "motion_spearman", "direction_accuracy"}
     return out

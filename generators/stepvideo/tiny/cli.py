@@ -44,13 +44,15 @@ def train_tiny(
     dit_steps: Annotated[Optional[int], typer.Option("--dit-steps", help="DiT optimiser steps (default: the recipe's).")] = None,
     train_clips: Annotated[Optional[int], typer.Option("--train-clips", help="Training clips encoded for the DiT (default: the recipe's).")] = None,
     eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Sample and score held-out items every N DiT steps.")] = None,
+    vae_subject_weight: Annotated[Optional[float], typer.Option("--vae-subject-weight", help="Weight of the VAE's MSE over the subject's pixels alone (default: the recipe's).")] = None,
 ) -> None:
     """Write a checkpoint folder loadable as `stepvideo-ti2v-tiny --set model_dir=OUT`."""
     from generators.stepvideo.tiny.train import TinyRecipe, train_tiny as run_training
 
     _check_out(out)  # an hour of training must not end at the first write
     recipe = TinyRecipe(seed=seed, threads=threads)
-    overrides = {"vae_steps": vae_steps, "dit_steps": dit_steps, "train_clips": train_clips, "eval_every": eval_every}
+    overrides = {"vae_steps": vae_steps, "dit_steps": dit_steps, "train_clips": train_clips, "eval_every": eval_every,
+                 "vae_subject_weight": vae_subject_weight}
     recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     report = run_training(out, recipe, log=lambda m: console.print(f"{time.strftime('%H:%M:%S')} {m}", markup=False, highlight=False))
     final = report["final_eval"]

@@ -1,0 +1,107 @@
+"""The tiny model's acceptance as the harness measures it, on the smoke set and a second held-out set.
+
+    python benchmarks/tiny_acceptance.py [--model-dir DIR] [--out DIR] [--heldout-n 30] [--heldout-seed 777001]
+
+For each set, `stepeval run` generates the tiny model at motion scores 2 / 5 / 10 on the synthetic
+benchmark (written from its seed; the held-out seed range is apart from training, validation and
+the smoke set), scores it (motion score + the world's checks) and the floors of
+generators/stepvideo/tiny/acceptance.py are applied to the run summary. The VAE's own
+reconstructions of the same ground-truth clips are scored with the same subject checks (what the
+DiT can at best reach). Prints one table and writes OUT/acceptance.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from generators.stepvideo.pipeline import to_uint8  # noqa: E402
+from generators.stepvideo.tiny import acceptance  # noqa: E402
+from generators.stepvideo.tiny.train import _to_tensor  # noqa: E402
+from generators.stepvideo.tiny.weights import DEFAULT_DIR, load_tiny_checkpoint  # noqa: E402
+from stepeval.benchmark import synthetic as world  # noqa: E402
+from stepeval.metrics.synthetic import judge_direction, scene_subject_fidelity  # noqa: E402
+
+
+def vae_reconstructions(model_dir: Path, scenes) -> dict:
+    vae = load_tiny_checkpoint(model_dir).vae
+    colour = shape = direction = 0
+    with torch.no_grad():
+        for _, scene in scenes:
+            rec = to_uint8(vae.decode(vae.encode(_to_tensor(world.render(scene))[None]).mode())[0])
+            f = scene_subject_fidelity(rec, scene)
+            colour += f.colour_kept
+            shape += f.shape_kept
+            direction += judge_direction(rec).label == scene.expected_flow and f.follows(scene.expected_flow)
+    n = len(scenes)
+    return {"items": n, "colour_kept": colour / n, "shape_kept": shape / n, "direction": direction / n}
+
+
+def harness_run(model_dir: Path, n: int, seed: int, out: Path) -> dict:
+    from stepeval.cli.main import main
+    from stepeval.pipeline_run import run_summary
+    from stepeval.runs import Run
+
+    config = {"name": f"tiny-acceptance-{seed}", "benchmark": {"synthetic": {"n": n, "seed": seed}}, "seed": 0,
+              "device": "cpu", "vbench_view": False,
+              "models": [{"name": acceptance.FAMILY, "tag": acceptance.FAMILY, "params": {"model_dir": str(model_dir)},
+                          "sweep": {"motion_score": list(acceptance.MOTION_SCORES)}}],
+              "metrics": {"motion_score": {}, "synthetic": {}}, "report": {"formats": ["json"], "bootstrap": 50}}
+    path = out / f"config-{seed}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    run_dir = out / f"run-{seed}"
+    t0 = time.perf_counter()
+    code = main(["run", str(path), "--run-dir", str(run_dir), "--no-progress"])
+    if code != 0:
+        raise SystemExit(f"stepeval run failed ({code}) for {path}")
+    summary = run_summary(Run.open(run_dir))
+    tags = acceptance.setting_tags()
+    pooled = {m: float(np.mean([summary[f"{t}/synthetic/{m}"] for t in tags]))
+              for m in ("subject_colour_kept", "subject_shape_kept", "direction_match", "first_frame_psnr", "clean_content")}
+    return {"items": n, "seed": seed, "seconds": round(time.perf_counter() - t0, 1), "pooled": pooled,
+            "motion_spearman": summary.get(f"{acceptance.FAMILY}/motion_spearman"),
+            "per_setting": {t: {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith(t + "/")} for t in tags},
+            "floor_failures": acceptance.floor_failures(summary)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/stepeval-tiny-acceptance"))
+    parser.add_argument("--heldout-n", type=int, default=30)
+    parser.add_argument("--heldout-seed", type=int, default=777001)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sets = {"smoke": (16, world.SMOKE_SEED), "held-out": (args.heldout_n, args.heldout_seed)}
+    result = {"model_dir": str(args.model_dir), "sets": {}}
+    for name, (n, seed) in sets.items():
+        scenes = world.smoke_scenes(n, seed=seed)
+        result["sets"][name] = {"vae": vae_reconstructions(args.model_dir, scenes),
+                                "generated": harness_run(args.model_dir, n, seed, args.out)}
+    (args.out / "acceptance.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"{'set':9s} {'VAE colour':>10s} {'VAE shape':>9s} | {'colour':>6s} {'shape':>6s} {'direction':>9s} "
+          f"{'PSNR':>6s} {'clean':>6s} {'Spearman':>8s}  floors")
+    for name, r in result["sets"].items():
+        v, g = r["vae"], r["generated"]
+        p = g["pooled"]
+        print(f"{name:9s} {v['colour_kept']:10.3f} {v['shape_kept']:9.3f} | {p['subject_colour_kept']:6.3f} "
+              f"{p['subject_shape_kept']:6.3f} {p['direction_match']:9.3f} {p['first_frame_psnr']:6.2f} "
+              f"{p['clean_content']:6.3f} {g['motion_spearman']:8.3f}  {'pass' if not g['floor_failures'] else 'FAIL'}")
+        for failure in g["floor_failures"]:
+            print(f"    {failure}")
+    print(f"wrote {args.out / 'acceptance.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
