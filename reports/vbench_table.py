@@ -11,6 +11,7 @@ footnote naming the dimensions, never a total that counted them as 0. Precompute
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,7 +111,25 @@ def build_vbench(scores: pd.DataFrame | None, models: list[str]) -> VBenchTable:
             if pd.notna(stored) and abs(float(stored) - value) > 5e-5:
                 notes.append(f"{model}: the stored {name} score {float(stored) * 100:.2f} differs from the one "
                              f"recomputed from the nine dimensions shown ({value * 100:.2f}); the recomputed one is printed.")
+    notes += protocol_notes(scores, models)
     return VBenchTable(values=values, refusals=refusals, notes=notes)
+
+
+def protocol_notes(scores: pd.DataFrame | None, models: list[str]) -> list[str]:
+    """The departures from VBench-I2V's protocol that scoring recorded with each model's Total."""
+    latest = latest_scores(scores)
+    if latest.empty or "details" not in latest.columns:
+        return []
+    rows = latest[(latest["metric"] == "vbench_i2v/total") & (latest["item_id"] == MODEL_ITEM) & latest["model_tag"].isin(models)]
+    out = []
+    for r in rows.itertuples():
+        try:
+            departures = json.loads(r.details or "{}").get("protocol_departures") or []
+        except (TypeError, ValueError):
+            departures = []
+        if departures:
+            out.append(f"{r.model_tag}: departs from VBench-I2V's protocol: {'; '.join(departures)}.")
+    return out
 
 
 def _best_positions(frame: pd.DataFrame, row_keys: list[str], first_col: int) -> set[tuple[int, int]]:

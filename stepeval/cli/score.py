@@ -27,7 +27,7 @@ console = Console()
 err_console = Console(stderr=True)
 METRICS_HELP = (
     "Metrics to compute (see --list-metrics): motion_score, synthetic, vbench_i2v (all nine dimensions) or "
-    "vbench_i2v:DIM,DIM (vbench_i2v:ci = the six CI dimensions). Repeat the option or list them after it: "
+    "vbench_i2v:DIM,DIM (vbench_i2v:ci = what CI runs: all nine). Repeat the option or list them after it: "
     "--metrics vbench_i2v:dynamic_degree motion_score. The older spellings motion and vbench-i2v still work."
 )
 SET_HELP = "METRIC.KEY=VALUE: a setting of a chosen metric (repeatable); --list-metrics shows each metric's settings."

@@ -20,7 +20,7 @@ console = Console()
 EnvPath = Annotated[Optional[Path], typer.Option("--path", help="Where the VBench venv lives (default ~/.cache/stepeval/vbench-env, or $STEPEVAL_VBENCH_ENV).")]
 CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", envvar="VBENCH_CACHE_DIR", help="VBench weight folder (default ~/.cache/vbench).")]
 TorchHome = Annotated[Optional[Path], typer.Option("--torch-home", envvar="TORCH_HOME", help="torch.hub root (default ~/.cache/torch).")]
-Dims = Annotated[Optional[str], typer.Option("--dims", help="Comma-separated dimensions (default: all nine; 'ci' = the six CI ones).")]
+Dims = Annotated[Optional[str], typer.Option("--dims", help="Comma-separated dimensions (default: all nine; 'ci' = what CI runs, all nine).")]
 
 
 def _dims(spec: str | None) -> list[str]:
@@ -81,6 +81,77 @@ def _weights_json(report: dict) -> dict:
                 "files": [f.as_dict() for f in files]} for d, files in report.items()}
 
 
+def _weights_state(files, random_root: bool) -> str:
+    """One word for a dimension's weights: verified, unverified, random-weights, wrong-hash or missing."""
+    states = {f.status for f in files}
+    if any(f.status == "missing" and f.spec.required for f in files):
+        return "missing"
+    if random_root:  # write-random-weights' folder: runnable, scores meaningless
+        return "random-weights"
+    if "wrong-hash" in states:
+        return "wrong-hash"
+    return "verified" if states <= {"verified"} else "unverified"
+
+
+def _parse_size(spec: str) -> tuple[int, int, int, float | None]:
+    try:
+        dims, _, fps = spec.partition("@")
+        h, w, f = (int(x) for x in dims.lower().split("x"))
+        return h, w, f, (float(fps) if fps else None)
+    except ValueError:
+        from stepeval.errors import UserError
+
+        raise UserError(f"bad --size {spec!r}", hint="write HxWxFRAMES or HxWxFRAMES@FPS, e.g. 544x992x102@25") from None
+
+
+def _costs(dims, run, videos, size, device, gpu_tflops):
+    from stepeval.metrics.vbench_cost import Workload, estimate_all, workload_from_run
+    from stepeval.metrics.vbench_i2v import parse_devices
+
+    work = Workload(1)
+    if run is not None:
+        from stepeval.runs import Run
+
+        work = workload_from_run(Run.open(run))
+    if size:
+        h, w, f, fps = _parse_size(size)
+        work = Workload(work.videos, h, w, f, fps or work.fps)
+    if videos is not None:
+        work = Workload(videos, work.height, work.width, work.frames, work.fps)
+    devices = parse_devices(device)
+    return work, devices, estimate_all(dims, work, devices, gpu_tflops=gpu_tflops)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _cost_table(estimates, report, work, devices, gpu_tflops, random_root: bool) -> Table:
+    from stepeval.metrics.vbench_cost import total_seconds
+
+    kind = "GPU" if any(d.startswith("cuda") for d in devices) else "CPU"
+    t = Table(title=f"Expected cost: {work.videos} video(s) of {work.height}x{work.width}x{work.frames} at {work.fps:g} fps "
+                    f"on {', '.join(devices)}",
+              caption=(f"{kind} estimate from per-frame costs measured on a CPU at CI size (benchmarks/vbench_dims.py)"
+                       + (f"; GPU time = counted FLOPs at an assumed {gpu_tflops:g} TFLOP/s" if kind == "GPU" else "")
+                       + "; each dimension's time includes its model load, the total one process start"))
+    for col in ("dimension", "backbone", "weights", "time", "per video", "GFLOP / video", "needs"):
+        t.add_column(col, overflow="fold")
+    colour = {"verified": "green", "unverified": "yellow", "random-weights": "yellow", "wrong-hash": "red", "missing": "red"}
+    for e in estimates:
+        state = _weights_state(report[e.dimension], random_root)
+        t.add_row(e.dimension, e.backbone, f"[{colour[state]}]{state}[/]", _duration(e.seconds), f"{e.seconds_per_video:.2f} s",
+                  "not counted" if e.gflop_per_video != e.gflop_per_video else f"{e.gflop_per_video:,.0f}", e.needs)
+    t.add_section()
+    t.add_row("all chosen", "", "", _duration(total_seconds(estimates)), "", "",
+              "one VBench process per device runs the dimensions one after another")
+    return t
+
+
 @app.command()
 def setup(
     path: EnvPath = None,
@@ -111,10 +182,18 @@ def check(
     dims: Dims = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     rehash: Annotated[bool, typer.Option("--rehash", help="Hash every file again instead of trusting the hash cache.")] = False,
+    run: Annotated[Optional[Path], typer.Option("--run", help="Estimate the cost for this run's generated videos (their number and size).")] = None,
+    videos: Annotated[Optional[int], typer.Option("--videos", min=0, help="Estimate the cost for N videos (default 1 without --run).")] = None,
+    size: Annotated[Optional[str], typer.Option("--size", help="HxWxFRAMES[@FPS] of the videos (default: the run's, else 544x992x102@25).")] = None,
+    device: Annotated[str, typer.Option("--device", help="Devices the run will use: cpu, cuda, cuda:0,cuda:1 (one VBench process each) or auto.")] = "auto",
+    gpu_tflops: Annotated[float, typer.Option("--gpu-tflops", min=0.1, help="Sustained GPU throughput assumed for the estimate (TFLOP/s).")] = 10.0,
 ) -> None:
     """Check the environment (imports, versions) and every weight file the chosen dimensions read:
     verified (sha256 matches the pinned table), present but unverified (no published hash), wrong
     hash, or missing. Digests are cached by path, size and mtime, so a repeated check is fast.
+    Then, per dimension, the expected cost of scoring a run's videos (--run, or --videos N at --size)
+    on the devices given, and what it needs (CPU or GPU, memory), from per-frame costs measured on a
+    CPU (benchmarks/vbench_dims.py) and, on a GPU, counted FLOPs at an assumed throughput.
 
     Exit code 0 when the environment works and no file of a chosen dimension is missing or has a
     wrong hash, 1 otherwise, 2 when the environment is absent or broken."""
@@ -126,17 +205,28 @@ def check(
     table, report = _weights_table(chosen, cache_dir, torch_home, rehash=rehash)
     cache = Path(cache_dir or default_cache_dir()).expanduser()
     weights_table = load_table()
+    from stepeval.metrics.vbench_cost import total_seconds
+
+    work, devices, estimates = _costs(chosen, run, videos, size, device, gpu_tflops)
+    random_root = is_random_weights_root(cache)
     if as_json:
+        weights = _weights_json(report)
+        for e in estimates:
+            weights[e.dimension]["weights"] = _weights_state(report[e.dimension], random_root)
+            weights[e.dimension]["cost"] = e.as_dict()
         typer.echo(json.dumps({"env": str(env.path), "versions": env.info,
                                "weights_table": {"path": str(weights_table.source), "sha256": weights_table.sha256},
                                "hash_cache": str(cache / HASH_CACHE_NAME),
-                               "dimensions": _weights_json(report)}, indent=2))
+                               "workload": {**work.__dict__, "devices": devices, "gpu_tflops": gpu_tflops,
+                                            "total_seconds": round(total_seconds(estimates), 1)},
+                               "dimensions": weights}, indent=2))
     else:
         pk = env.info.get("packages") or {}
         console.print(f"[green]environment ok[/]: {env.path}")
         console.print(", ".join(f"{k} {v}" for k, v in pk.items() if v), soft_wrap=True)
         console.print(table)
-        if is_random_weights_root(cache):
+        console.print(_cost_table(estimates, report, work, devices, gpu_tflops, random_root))
+        if random_root:
             console.print("this cache holds random test weights (`write-random-weights`): scores made with it mean nothing")
         if any(f.status == "wrong-hash" for files in report.values() for f in files):
             console.print("wrong hash: the file is not the one VBench's numbers were made with; "

@@ -34,7 +34,11 @@ import numpy as np
 from stepeval.errors import UserError
 from stepeval.metrics.vbench_env import env_python, load_env, missing_weights
 
-RANDOM_WEIGHT_DIMS = ("dynamic_degree", "motion_smoothness", "subject_consistency", "i2v_subject", "imaging_quality", "background_consistency")
+from stepeval.metrics.aggregate import DIMENSION_KEYS
+
+RANDOM_WEIGHT_DIMS = tuple(DIMENSION_KEYS)  # all nine VBench-I2V dimensions
+# camera_motion's torch.hub code (CoTracker, pinned commit) comes from a local copy: see vbench_random_weights.
+COTRACKER_HUB_ENV = "STEPEVAL_COTRACKER_HUB"
 MARKER = "STEPEVAL_RANDOM_WEIGHTS.json"
 WRITER = Path(__file__).with_name("vbench_random_weights.py")
 TOY_TAGS = ("static", "shift")
@@ -51,8 +55,12 @@ def random_weight_dirs(root: Path | None = None) -> tuple[Path, Path]:
 
 
 def write_random_weights(root: Path | None = None, *, env_path: Path | None = None, dims: Sequence[str] = RANDOM_WEIGHT_DIMS,
-                         seed: int = 0, force: bool = False) -> tuple[Path, Path]:
-    """Write random checkpoints for `dims` (idempotent: kept when already written with this seed)."""
+                         seed: int = 0, force: bool = False, cotracker_hub: Path | None = None) -> tuple[Path, Path]:
+    """Write random checkpoints for `dims` (idempotent: kept when already written with this seed).
+
+    camera_motion also needs CoTracker's hub code: `cotracker_hub` (default $STEPEVAL_COTRACKER_HUB) is
+    a copy of the pinned commit's files, verified against the weight table and laid out under
+    TORCH_HOME/hub."""
     root = Path(root or default_random_root()).expanduser()
     cache, thome = random_weight_dirs(root)
     marker = root / MARKER
@@ -63,13 +71,26 @@ def write_random_weights(root: Path | None = None, *, env_path: Path | None = No
         meta = json.loads(marker.read_text(encoding="utf-8"))
         if meta.get("seed") == seed and not any(missing_weights(d, cache, thome) for d in dims):
             return cache, thome
+    hub_src = cotracker_hub or os.environ.get(COTRACKER_HUB_ENV)
+    extra = ["--cotracker-hub", str(Path(hub_src).resolve())] if hub_src else []
     env = load_env(env_path)
+    if not force and marker.exists() and json.loads(marker.read_text(encoding="utf-8")).get("seed") == seed:
+        # same seed: write only what is missing (a root made before more dimensions ran keeps its files)
+        written = list(dims)
+        dims = [d for d in dims if missing_weights(d, cache, thome)]
+        dims_record = sorted(set(written) | set(json.loads(marker.read_text(encoding="utf-8")).get("dims") or []))
+    else:
+        dims_record = list(dims)
     root.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"seed": seed, "dims": list(dims), "state": "writing"}), encoding="utf-8")
-    res = subprocess.run([str(env_python(env.path)), str(WRITER), str(cache), str(thome), str(seed), *dims], capture_output=True, text=True)
+    if "camera_motion" in dims and not hub_src:
+        raise UserError("camera_motion's random weights need CoTracker's hub code (it cannot be downloaded here)", path=root,
+                        hint=f"pass --cotracker-hub DIR (or set {COTRACKER_HUB_ENV}) to a copy of github.com/facebookresearch/co-tracker "
+                             "at the commit vbench_weights.json pins")
+    marker.write_text(json.dumps({"seed": seed, "dims": dims_record, "state": "writing"}), encoding="utf-8")
+    res = subprocess.run([str(env_python(env.path)), str(WRITER), str(cache), str(thome), str(seed), *extra, *dims], capture_output=True, text=True)
     if res.returncode != 0:
         raise UserError(f"writing random weights failed:\n{res.stderr[-2000:]}", path=root, hint="check the VBench environment with `stepeval vbench check`")
-    marker.write_text(json.dumps({"seed": seed, "dims": list(dims), "state": "done", "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}), encoding="utf-8")
+    marker.write_text(json.dumps({"seed": seed, "dims": dims_record, "state": "done", "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}), encoding="utf-8")
     return cache, thome
 
 
@@ -120,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("write-random-weights", help="write random-weight VBench checkpoints (tests and CI only)")
     w.add_argument("--root", type=Path, default=None)
     w.add_argument("--env", type=Path, default=None, help="the VBench environment (default: stepeval vbench setup's)")
-    w.add_argument("--dims", default=",".join(RANDOM_WEIGHT_DIMS))
+    w.add_argument("--dims", default=None, help="comma-separated (default: all nine; camera_motion only with its hub code)")
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--force", action="store_true")
+    w.add_argument("--cotracker-hub", type=Path, default=None, help=f"copy of the pinned co-tracker commit (default ${COTRACKER_HUB_ENV})")
     t = sub.add_parser("toy-run", help="a run of toy static/shift videos from benchmark images")
     t.add_argument("run_dir", type=Path)
     t.add_argument("benchmark", type=Path)
@@ -130,7 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cmd == "write-random-weights":
-            cache, thome = write_random_weights(args.root, env_path=args.env, dims=[d for d in args.dims.split(",") if d], seed=args.seed, force=args.force)
+            if args.dims is None:
+                dims = list(RANDOM_WEIGHT_DIMS)
+                if not (args.cotracker_hub or os.environ.get(COTRACKER_HUB_ENV)):
+                    dims.remove("camera_motion")
+                    print(f"camera_motion skipped: its CoTracker hub code is not here (--cotracker-hub DIR or ${COTRACKER_HUB_ENV})",
+                          file=sys.stderr)
+            else:
+                dims = [d for d in args.dims.split(",") if d]
+            cache, thome = write_random_weights(args.root, env_path=args.env, dims=dims, seed=args.seed, force=args.force,
+                                                cotracker_hub=args.cotracker_hub)
             print(f"random weights ready: VBENCH_CACHE_DIR={cache} TORCH_HOME={thome}")
         else:
             run = make_toy_run(args.run_dir, args.benchmark, [i for i in args.ids.split(",") if i])

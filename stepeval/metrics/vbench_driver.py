@@ -2,6 +2,8 @@
 
     python vbench_driver.py versions              -> one JSON line: package versions (+ import self-check)
     python vbench_driver.py run JOB.json OUT.json -> scores each dimension of the job, JSON out
+    python vbench_driver.py evaluate JOB.json     -> VBench's own entry point, VBenchI2V(...).evaluate(...)
+                                                     (the reference the harness is checked against)
 
 The job (written by stepeval.metrics.vbench_i2v) names a staged work folder holding vbench's
 full-info JSON (entries {prompt_en, dimension, video_list, image_name, stepeval_key}) and the input
@@ -133,8 +135,20 @@ def run_dimension(dim: str, entries: list[dict], job: dict) -> tuple[float, dict
         _fix_dreamsim(job["device"], job["cache_dir"])
     compute = getattr(module, f"compute_{dim}")
     hub_dir = torch.hub.get_dir()
+    counter = None
+    if job.get("count_flops"):
+        # benchmarks only (benchmarks/vbench_dims.py): the matmul/conv/attention FLOPs of the dimension,
+        # from which `stepeval vbench check` scales its cost to other sizes and devices
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
     try:
-        out = compute(info_path, job["device"], submodules)
+        if counter is not None:
+            with counter:
+                out = compute(info_path, job["device"], submodules)
+            job.setdefault("_flops", {})[dim] = int(counter.get_total_flops())
+        else:
+            out = compute(info_path, job["device"], submodules)
     finally:
         torch.hub.set_dir(hub_dir)
     mean, video_results = out[0], out[-1]
@@ -152,6 +166,12 @@ def run_dimension(dim: str, entries: list[dict], job: dict) -> tuple[float, dict
     if missing:
         raise RuntimeError(f"vbench returned no value for {len(missing)} video(s): {', '.join(missing[:5])}")
     return _jsonable(mean), values, extra
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def _short(exc: BaseException) -> str:
@@ -205,13 +225,49 @@ def run(job_path: str, out_path: str) -> int:
                     if not rec["videos"]:
                         rec["status"] = "failed"
         rec["seconds"] = round(time.perf_counter() - t0, 3)
+        # the process's peak so far: the dimension's own peak when it is the first (or only) one
+        rec["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        if "_flops" in job and dim in job["_flops"]:
+            rec["flops"] = job["_flops"][dim]
         result["dimensions"][dim] = rec
         save()
     save()
     return 0
 
 
+# DreamSim points torch.hub at its own folder and leaves it there, so inside one VBenchI2V.evaluate a
+# hub model loaded after i2v_background (camera_motion's CoTracker) would be looked for in DreamSim's
+# folder; the reference run orders the dimensions so that it comes last (the harness restores the
+# hub folder after every dimension instead).
+def evaluate_order(dims: list[str]) -> list[str]:
+    return sorted(dims, key=lambda d: d == "i2v_background")
+
+
+def evaluate(job_path: str) -> int:
+    """Call vbench's own `VBenchI2V(device, full_info, output_dir).evaluate(videos_path, name, dims,
+    local=True, resolution=...)` with the same run-time fixes as `run` (CPU loading, DreamSim's device),
+    from `work_dir`, where the image suite's `vbench2_beta_i2v/data/crop/<resolution>/` lies."""
+    with open(job_path, encoding="utf-8") as f:
+        job = json.load(f)
+    os.environ["VBENCH_CACHE_DIR"] = job["cache_dir"]
+    os.environ["TORCH_HOME"] = job["torch_home"]
+    import torch
+
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    apply_fixes(job["device"], job["cache_dir"])
+    _fix_dreamsim(job["device"], job["cache_dir"])
+    os.chdir(job["work_dir"])
+    from vbench2_beta_i2v import VBenchI2V
+
+    bench = VBenchI2V(job["device"], job["full_info"], job["output_dir"])
+    bench.evaluate(job["videos_path"], job["name"], evaluate_order(list(job["dimensions"])), local=True, resolution=job["resolution"])
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "evaluate":
+        return evaluate(argv[1])
     if len(argv) >= 1 and argv[0] == "versions":
         print(json.dumps(versions()))
         return 0

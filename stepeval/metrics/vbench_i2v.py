@@ -14,10 +14,13 @@ JSON and writes rows to scores.parquet:
   `vbench_i2v/i2v`, `vbench_i2v/total` when all nine dimensions are there (else a failed row saying
   which are missing).
 
-The input image is staged as the generator saw it: converted to RGB, resized to cover the video's
-size and centre-cropped (stepeval.images.prepare_image), which is what VBench-I2V's per-ratio crops
-approximate. camera_motion needs the expected camera move in the file name; it comes from the
-prompt's camera instruction (stepeval.benchmark.camera), and items without one are `excluded`.
+The input image the i2v dimensions compare with: for VBench-I2V's own suite, the crop file of the
+ratio nearest the video's aspect, unchanged (what vbench reads from `data/crop/<ratio>/`, so scores
+equal vbench's own run); for other benchmarks, the image as the generator saw it: converted to RGB,
+resized to cover the video's size and centre-cropped (stepeval.images.prepare_image), which is what
+VBench-I2V's per-ratio crops approximate. camera_motion needs the expected camera move in the file
+name; it comes from the prompt's camera instruction (stepeval.benchmark.camera: the suite's camera
+prompts end in VBench's own phrases), and items without one are `excluded`.
 """
 
 from __future__ import annotations
@@ -57,13 +60,13 @@ from stepeval.runs import Run
 
 PREFIX = "vbench_i2v/"
 I2V_IMAGE_DIMS = ("i2v_subject", "i2v_background")
-# What CI runs with random weights (aesthetic_quality needs ~7 GB RAM and a 900 MB CLIP ViT-L/14;
-# i2v_background and camera_motion need DreamSim's three-backbone ensemble and CoTracker's hub code).
-CI_DIMENSIONS = ("dynamic_degree", "motion_smoothness", "subject_consistency", "i2v_subject", "imaging_quality", "background_consistency")
+# What CI runs with random weights: all nine (stepeval.metrics.testing writes their checkpoints).
+CI_DIMENSIONS = tuple(DIMENSION_KEYS)
 PER_VIDEO_SCALE = {"imaging_quality": 0.01}
 RESOLUTION = "stepeval"  # the crop folder name vbench's i2v dimensions read the staged images from
 CAMERA_PHRASES = VBENCH_PHRASES  # vbench2_beta_i2v.camera_motion.get_type reads these from the file name
 AGGREGATES = ("quality", "i2v", "total")
+VBENCH_SAMPLES = 5  # VBenchI2V.evaluate reads <prompt>-0.mp4 ... <prompt>-4.mp4 for each prompt
 # The human protocol's three dimensions read off VBench-I2V for the automatic judge
 # (stepeval.metrics.judge); a heuristic, which reports state next to the judgments.
 JUDGE_METRICS: dict[str, tuple[str, ...]] = {
@@ -82,7 +85,7 @@ def metric_name(dim: str) -> str:
 
 
 def parse_dimensions(spec: str | None) -> list[str]:
-    """`vbench-i2v` -> all nine dimensions; `vbench-i2v:a,b` -> those (`ci` = the six CI ones)."""
+    """`vbench-i2v` -> all nine dimensions; `vbench-i2v:a,b` -> those (`ci` = what CI runs: all nine)."""
     if not spec:
         return list(DIMENSION_KEYS)
     dims: list[str] = []
@@ -136,6 +139,8 @@ class VBenchReport:
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # dimension -> wall seconds in vbench
     videos: dict[str, int] = field(default_factory=dict)  # dimension -> videos vbench ran
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # dimension -> the driver's peak RSS after it (max over shards)
+    flops: dict[str, int] = field(default_factory=dict)  # dimension -> FLOPs counted (only with count_flops)
     errors: list[tuple[str, str, int, str, str]] = field(default_factory=list)  # tag, item, sample, dim, error
     logs: list[Path] = field(default_factory=list)
 
@@ -145,7 +150,8 @@ class VBenchReport:
 
 
 def settings_key(env: VBenchEnv) -> str:
-    basis = {"vbench": (env.info.get("packages") or {}).get("vbench"), "resolution": RESOLUTION, "image": "prepare_image(cover+crop to video size)"}
+    basis = {"vbench": (env.info.get("packages") or {}).get("vbench"), "resolution": RESOLUTION,
+             "image": "suite crop nearest the video's aspect, unchanged; else prepare_image(cover+crop to video size)"}
     return hashlib.sha1(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -164,11 +170,23 @@ def _benchmark_items(run: Run, benchmark: str | Path | None, kind: str, ids: set
     return loaded.by_id(), None
 
 
-def _stage_image(src: Path, dst: Path, height: int, width: int) -> None:
+def _stage_image(item, work: Path, vkey: str, height: int, width: int) -> tuple[str, dict]:
+    """Write the item's input image where vbench's i2v dimensions read it; returns (image_name, details)."""
     from stepeval.images import prepare_image
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(prepare_image(src, height, width)).save(dst)
+    src = crop_for_size(item, width, height)
+    if src is None:
+        raise UserError(f"no input image for item {item.id}")
+    folder = work / "vbench2_beta_i2v" / "data" / "crop" / RESOLUTION
+    folder.mkdir(parents=True, exist_ok=True)
+    if item.extra.get("crops"):
+        # VBench-I2V's suite: the crop itself, as vbench reads it (vbench resizes it to its backbones' input)
+        name = vkey + Path(src).suffix.lower()
+        shutil.copyfile(src, folder / name)
+        return name, {"image": f"crop {Path(src).parent.name}"}
+    name = vkey + ".png"
+    Image.fromarray(prepare_image(src, height, width)).save(folder / name)
+    return name, {"image": f"prepared {width}x{height}"}
 
 
 def score_run_vbench(
@@ -186,6 +204,7 @@ def score_run_vbench(
     rescore: bool = False,
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
+    count_flops: bool = False,
 ) -> VBenchReport:
     """Score the run's videos on `dimensions`; see the module doc. Raises UserError only when nothing
     can run (no VBench environment); per-video and per-dimension problems become failed rows."""
@@ -269,12 +288,12 @@ def score_run_vbench(
             video_link = work / "videos" / f"{vkey}.mp4"
             video_link.parent.mkdir(parents=True, exist_ok=True)
             video_link.symlink_to(v.path.resolve())
-            image_name = f"{vkey}.png"
+            image_name, image_details = f"{vkey}.png", {}
             if any(d in I2V_IMAGE_DIMS for d in plain_dims):
                 try:
                     # the crop nearest the video's aspect, as VBench-I2V pairs them (other benchmarks: the image)
-                    _stage_image(crop_for_size(item, info.width, info.height), work / "vbench2_beta_i2v" / "data" / "crop" / RESOLUTION / image_name, info.height, info.width)
-                except UserError as exc:
+                    image_name, image_details = _stage_image(item, work, vkey, info.height, info.width)
+                except (UserError, OSError) as exc:
                     for d in [d for d in plain_dims if d in I2V_IMAGE_DIMS]:
                         fail(buf, v, d, f"input image unusable: {exc}")
                     plain_dims = [d for d in plain_dims if d not in I2V_IMAGE_DIMS]
@@ -286,13 +305,14 @@ def score_run_vbench(
                 cam_link.parent.mkdir(parents=True, exist_ok=True)
                 cam_link.symlink_to(v.path.resolve())
                 entries.append({"prompt_en": prompt, "dimension": ["camera_motion"], "video_list": [str(cam_link)], "image_name": image_name, "stepeval_key": vkey})
-            staged[vkey] = (v, sig, {"camera_expected": camera} if camera else {})
+            staged[vkey] = (v, sig, {**image_details, **({"camera_expected": camera} if camera else {})})
         buf.flush()
         if entries:
-            results = _run_shards(env, entries, dims, device_list, work, cache, thome, threads, report, say)
+            results = _run_shards(env, entries, dims, device_list, work, cache, thome, threads, report, say, count_flops)
             _write_results(buf, results, entries, staged, dims, key, env_record, report)
         buf.flush()
-        _write_model_rows(buf, run, dims, sorted({v.model_tag for v in videos}), env_record)
+        suite = bool(items) and all(it.extra.get("crops") for it in items.values())
+        _write_model_rows(buf, run, dims, sorted({v.model_tag for v in videos}), env_record, suite=suite)
     if work.exists():
         shutil.rmtree(work / "videos", ignore_errors=True)
         shutil.rmtree(work / "camera", ignore_errors=True)
@@ -300,7 +320,7 @@ def score_run_vbench(
     return report
 
 
-def _run_shards(env, entries, dims, devices, work, cache, thome, threads, report, say) -> list[dict]:
+def _run_shards(env, entries, dims, devices, work, cache, thome, threads, report, say, count_flops=False) -> list[dict]:
     """One driver process per device, each on a round-robin share of the videos."""
     keys = list(dict.fromkeys(e["stepeval_key"] for e in entries))
     shards = [[k for i, k in enumerate(keys) if i % len(devices) == s] for s in range(len(devices))]
@@ -320,7 +340,7 @@ def _run_shards(env, entries, dims, devices, work, cache, thome, threads, report
             proc_env["CUDA_VISIBLE_DEVICES"] = device.split(":")[1]
             run_device = "cuda"  # vbench compares the device with the string "cuda" in places
         job = {"device": run_device, "dimensions": dims, "work_dir": str(work), "full_info": str(info_path), "resolution": RESOLUTION,
-               "cache_dir": str(cache), "torch_home": str(thome), "threads": threads or os.cpu_count()}
+               "cache_dir": str(cache), "torch_home": str(thome), "threads": threads or os.cpu_count(), "count_flops": count_flops}
         job_path = work / f"job-{s}.json"
         job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
         out_path = work / f"result-{s}.json"
@@ -366,7 +386,9 @@ def _write_results(buf, results, entries, staged, dims, key, env_record, report)
     for res in results:
         crash = crash or res.get("crash")
         for dim, rec in (res.get("dimensions") or {}).items():
-            m = merged.setdefault(dim, {"videos": {}, "extra": {}, "video_errors": {}, "seconds": 0.0, "errors": []})
+            m = merged.setdefault(dim, {"videos": {}, "extra": {}, "video_errors": {}, "seconds": 0.0, "errors": [], "peak_rss_mb": 0.0, "flops": 0})
+            m["peak_rss_mb"] = max(m["peak_rss_mb"], float(rec.get("peak_rss_mb") or 0.0))
+            m["flops"] += int(rec.get("flops") or 0)
             m["videos"].update(rec.get("videos") or {})
             m["extra"].update(rec.get("extra") or {})
             m["video_errors"].update(rec.get("video_errors") or {})
@@ -381,6 +403,9 @@ def _write_results(buf, results, entries, staged, dims, key, env_record, report)
         if m is not None:
             report.seconds[dim] = report.seconds.get(dim, 0.0) + m["seconds"]
             report.videos[dim] = report.videos.get(dim, 0) + len(keys)
+            report.peak_rss_mb[dim] = max(report.peak_rss_mb.get(dim, 0.0), m["peak_rss_mb"])
+            if m["flops"]:
+                report.flops[dim] = report.flops.get(dim, 0) + m["flops"]
         for k in keys:
             v, sig, extra = staged[k]
             if m is not None and k in m["videos"]:
@@ -398,11 +423,27 @@ def _write_results(buf, results, entries, staged, dims, key, env_record, report)
                 report.errors.append((v.model_tag, v.item_id, v.sample, dim, err))
 
 
-def _write_model_rows(buf: RowBuffer, run: Run, dims: Sequence[str], tags: Sequence[str], env_record: dict) -> None:
+def _write_model_rows(buf: RowBuffer, run: Run, dims: Sequence[str], tags: Sequence[str], env_record: dict, *, suite: bool) -> None:
     for dim in dims:
         buf.add(model_mean_rows(run, metric_name(dim), env=env_record, model_tags=tags))
     buf.flush()
-    buf.add(aggregate_rows(run, tags, env_record))
+    buf.add(aggregate_rows(run, tags, env_record, protocol={t: protocol_departures(run, t, suite=suite) for t in tags}))
+
+
+def protocol_departures(run: Run, tag: str, *, suite: bool) -> list[str]:
+    """Where a model tag's scored videos depart from VBench-I2V's protocol (docs/vbench-i2v.md); the
+    report prints them under Table 3."""
+    out = []
+    if not suite:
+        out.append("not VBench-I2V's image suite: each item's own image, prepared to the video size, stands in for the per-ratio crops")
+    per_item: dict[str, int] = {}
+    for v in run_videos(run, model_tags=[tag]):
+        per_item[v.item_id] = per_item.get(v.item_id, 0) + 1
+    counts = sorted(set(per_item.values()))
+    if counts and counts != [VBENCH_SAMPLES]:
+        shown = "-".join(map(str, (counts[0], counts[-1]))) if len(counts) > 1 else str(counts[0])
+        out.append(f"{shown} sample(s) per prompt; VBench-I2V's evaluator reads {VBENCH_SAMPLES}")
+    return out
 
 
 def model_values(run: Run, tags: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
@@ -418,7 +459,7 @@ def model_values(run: Run, tags: Sequence[str] | None = None) -> dict[str, dict[
     return out
 
 
-def aggregate_rows(run: Run, tags: Sequence[str], env_record: dict) -> list[dict]:
+def aggregate_rows(run: Run, tags: Sequence[str], env_record: dict, protocol: dict[str, list[str]] | None = None) -> list[dict]:
     values = model_values(run, tags)
     rows = []
     for tag in tags:
@@ -430,8 +471,11 @@ def aggregate_rows(run: Run, tags: Sequence[str], env_record: dict) -> list[dict
             for name in AGGREGATES:
                 rows.append(score_row(where, PREFIX + name, None, status="failed", error=str(exc).split("\n")[0], details={"raw": raw}, env=env_record))
             continue
+        details = {"raw": raw}
+        if protocol is not None:
+            details["protocol_departures"] = protocol.get(tag, [])
         for name in AGGREGATES:
-            rows.append(score_row(where, PREFIX + name, agg[name], details={"raw": raw}, env=env_record))
+            rows.append(score_row(where, PREFIX + name, agg[name], details=details, env=env_record))
     return rows
 
 
@@ -441,7 +485,7 @@ class VBenchI2V(Metric):
     name = "vbench_i2v"
     description = ("VBench-I2V (vbench==0.1.5, run in its own environment): the nine I2V dimensions per video, and per model "
                    "the quality, i2v and total scores when all nine are there. Select dimensions with vbench_i2v:DIM,DIM "
-                   "(`ci` = the six CI ones).")
+                   "(`ci` = what CI runs: all nine).")
     columns = (*(metric_name(d) for d in DIMENSION_KEYS), *(PREFIX + a for a in AGGREGATES))
     higher_is_better = True
     device = "cpu or gpu"
