@@ -82,7 +82,7 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
     top = st.columns([1, 2])
     with top[0]:
         if item.image_path and Path(item.image_path).is_file():
-            st.image(media.image_png(Path(item.image_path)), caption="Input image")
+            st.image(media.image_bytes(Path(item.image_path)), caption="Input image")
         else:
             st.warning("The input image is not available.")
     with top[1]:
@@ -129,6 +129,30 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
         # render the next item (instead of a run to store and a second run to show the result).
         st.button("Submit & next", key="submit", type="primary", on_click=_submit,
                   args=(store, ident, task.id, [d.name for d in study.dimensions], [d.title for d in study.dimensions], idx, submission_id))
+    _warm_next(store, queue, idx)
+
+
+# Items whose input image is made ready while the current one is judged. Two: a fast annotator
+# can submit before the next one's decode has finished on a busy server.
+WARM_AHEAD = 2
+
+
+def _warm_next(store: AnnotationStore, queue: list[TaskInfo], idx: int) -> None:
+    """After the page is sent, start the next items' thumbnails so a submit does not wait on them."""
+    for task in queue[idx + 1: idx + 1 + WARM_AHEAD]:
+        path = _image_path(store, task.study_id, task.item_id)
+        if path:
+            media.warm_image(Path(path))
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _image_path_cached(_store: AnnotationStore, url: str, study_id: str, item_id: str) -> str | None:
+    return _store.item(study_id, item_id).image_path
+
+
+def _image_path(store: AnnotationStore, study_id: str, item_id: str) -> str | None:
+    # A study's items never change once it is created: one query per item per server, not per page.
+    return _image_path_cached(store, store.url, study_id, item_id)
 
 
 def _go_to(idx: int) -> None:

@@ -5,14 +5,14 @@
 The official repositories publish peak GPU memory and 50-step time only for Step-Video-T2V (batch 1,
 CFG, four GPUs, flash attention; DiT only on the GPUs, text encoders and VAE on a separate API
 GPU). The planner models the same setting (T2V preset: no image channels, no motion embedder;
-Ulysses SP=4; offload="model", whose denoise stage is the DiT alone), and also prints the TI2V
+Ulysses SP=4; upstream's cross-attention mask; offload="model", whose denoise stage is the DiT
+alone; plus the CUDA context and NCCL buffers nvidia-smi counts), and also prints the TI2V
 plan at its default 544x992x102 on one 80 GB GPU. Times are not predicted from a guessed
 throughput: the published time and the counted FLOPs give the implied sustained TFLOP/s per GPU.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,18 +24,7 @@ from generators.stepvideo import memory  # noqa: E402
 from generators.stepvideo.conditioning import resolve_geometry  # noqa: E402
 from generators.stepvideo.config import get_preset  # noqa: E402
 
-PUBLISHED = [  # Step-Video-T2V README: (frames, H, W, peak GB, seconds with flash-attn)
-    (204, 768, 768, 78.55, 860),
-    (204, 544, 992, 77.64, 743),
-    (136, 544, 992, 72.48, 408),
-]
 H100_BF16_DENSE_TFLOPS = 989.0
-
-
-def t2v_config():
-    cfg = get_preset("official")
-    cfg.dit = dataclasses.replace(cfg.dit, use_additional_conditions=False)
-    return cfg
 
 
 def plan_for(cfg, frames, h, w, sp=1, cfg_degree=1, free=None):
@@ -56,16 +45,22 @@ def main() -> None:
         print(f"| {sp * c} (sp {sp} x cfg {c}) | {p.tokens_per_rank:,} | {p.batch_per_rank} | "
               f"{p.stage_peaks['model']['denoise'] / 1e9:.2f} GB | {p.flops_per_step / 1e15:.2f} |")
     print("\n## Step-Video-T2V published figures vs the planner (4 GPUs, SP=4, DiT on the GPUs)\n")
-    print("| H x W x frames | tokens | planner DiT peak/GPU | published peak | PFLOP per video |"
-          " published 50-step time | implied TFLOP/s per GPU (MFU of H100 dense bf16) |")
-    print("|---|---|---|---|---|---|---|")
-    for frames, h, w, peak, secs in PUBLISHED:
-        p = plan_for(t2v_config(), frames, h, w, sp=4)
+    print("Planner in the published setting (`memory.published_t2v_plan`: T2V preset, upstream's "
+          "implementation, SP=4). Device peak = tensors (weights + activations, the cross-attention "
+          "mask workspace among them) + what lives outside PyTorch's allocator (CUDA context, NCCL).\n")
+    print("| H x W x frames | tokens | DiT weights | activations (of which cross-attn mask) | "
+          "context + NCCL | planner device peak | published peak | planner vs published |"
+          " PFLOP per video | published 50-step time | implied TFLOP/s per GPU (MFU of H100 dense bf16) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for frames, h, w, peak, secs in memory.PUBLISHED_T2V:
+        p = memory.published_t2v_plan(frames, h, w)
+        dev = p.device_peak("model")
         tflops = p.flops_total / 4 / secs / 1e12
-        print(f"| {h} x {w} x {frames} | {p.tokens:,} | {p.stage_peaks['model']['denoise'] / 1e9:.2f} GB"
-              f" | {peak} GB | {p.flops_total / 1e15:.0f} | {secs} s | {tflops:.0f} "
+        print(f"| {h} x {w} x {frames} | {p.tokens:,} | {p.weights['DiT'] / 1e9:.2f} GB | "
+              f"{p.dit_activation_bytes / 1e9:.2f} GB ({p.cross_mask_bytes / 1e9:.2f}) | "
+              f"{sum(p.overhead.values()) / 1e9:.2f} GB | {dev / 1e9:.2f} GB | {peak} GB | "
+              f"{dev / 1e9 / peak - 1:+.1%} | {p.flops_total / 1e15:.0f} | {secs} s | {tflops:.0f} "
               f"({tflops / H100_BF16_DENSE_TFLOPS:.0%}) |")
-
 
 if __name__ == "__main__":
     main()

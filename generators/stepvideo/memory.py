@@ -14,6 +14,20 @@ Offload modes (`offload=`):
             run sits on the device (for a DiT that does not fit with its activations).
 - "auto":   the first of none / model / blocks that the plan says fits.
 Independently, `text_on_cpu=True` runs the text encoders on the CPU and never moves them.
+
+What a device peak is made of (each term's source is beside its constant below):
+- weights: parameter counts of the real module classes (meta device) x dtype bytes;
+- DiT activations: the live tensors of one block (BLOCK_ACTIVATION_UNITS), the Ulysses buffers
+  (ULYSSES_EXTRA_UNITS), the gathered output, the text K/V and the fp32 latent state;
+- the cross-attention mask workspace, for the official implementation only
+  (`implementation="official"`): it materialises a per-head bool mask and SDPA turns it into a
+  padded additive bf16 bias, ~7.8 activation units at the full 397-token text (the in-repo DiT
+  passes a [B, 1, 1, K] mask, or none when every key is valid, so this term is ~0 here);
+- process overhead outside PyTorch's allocator: the CUDA context, and for multi-GPU runs NCCL's
+  communicator and connection buffers (`MemoryPlan.overhead`). `peak()` counts tensors;
+  `device_peak()` adds the overhead, which is what nvidia-smi (and the official README) report.
+With these terms the planner is within 1% of the three published Step-Video-T2V peaks
+(benchmarks/stepvideo_plan.py prints the comparison; tests/stepvideo/test_memory_plan.py holds it).
 """
 
 from __future__ import annotations
@@ -39,9 +53,28 @@ DTYPE_BYTES = {torch.float32: 4, torch.bfloat16: 2, torch.float16: 2}
 BLOCK_ACTIVATION_UNITS = 12
 # Ulysses keeps the send and receive buffers of q, k, v (3 + 3) and of the output (1 + 1).
 ULYSSES_EXTRA_UNITS = 8
-# Working-set headroom for the allocator's fragmentation and the CUDA context.
+# Working-set headroom for the allocator's fragmentation when deciding fit. The CUDA context is
+# not part of it: free memory is measured in-process, after the context exists.
 RESERVE_FRACTION = 0.05
 RESERVE_BYTES = 1 * GIB
+
+# Memory outside PyTorch's allocator (so neither memory_allocated nor memory_reserved shows it,
+# nvidia-smi does):
+# - The CUDA context of a PyTorch process with lazy module loading (default since CUDA 11.7):
+#   "around 400MB" (PyTorch maintainer, pytorch/pytorch#109888; ~300-400 MB in #107667).
+CUDA_CONTEXT_BYTES = 400 * 10**6
+# - A process with NCCL initialised, before any collective has connected peers: 1.06 GB on an
+#   H100 outside PyTorch's allocator (NVIDIA/nccl#1685: context + NCCL's own init), used instead
+#   of CUDA_CONTEXT_BYTES for multi-GPU runs.
+NCCL_PROCESS_BYTES = 1_060 * 10**6
+# - Each peer an NCCL collective connects to adds its channel buffers: the first all_to_all over
+#   8 H100s took the process from 1.06 to 4.34 GB, i.e. (4.34 - 1.06) / 7 peers = 0.469 GB per
+#   peer (NVIDIA/nccl#1685: 32 channels per peer, 10 MiB + 2 MiB buffers per channel).
+NCCL_BYTES_PER_PEER = 469 * 10**6
+# SDPA's mem-efficient kernel needs the bias's last dim padded to a multiple of this (PyTorch's
+# attention.cpp, preprocess_mask -> pad_bias<mem_eff_alignment = 16>).
+MEM_EFF_BIAS_ALIGNMENT = 16
+IMPLEMENTATIONS = ("stepeval", "official")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -120,14 +153,24 @@ class MemoryPlan:
     device: str
     chosen: str | None = None
     notes: list[str] = field(default_factory=list)
+    cross_mask_bytes: int = 0  # inside dit_activation_bytes; 0 for the in-repo DiT
+    overhead: dict[str, int] = field(default_factory=dict)  # outside PyTorch's allocator
 
     def peak(self, mode: str) -> int:
+        """Bytes of tensors on the device at the largest stage (PyTorch's allocator)."""
         return max(self.stage_peaks[mode].values())
+
+    def device_peak(self, mode: str) -> int:
+        """What nvidia-smi shows at that stage: tensors plus the context and NCCL's buffers."""
+        return self.peak(mode) + sum(self.overhead.values())
 
     def fits(self, mode: str) -> bool:
         if self.free_bytes is None:
             return True
-        return self.peak(mode) <= usable(self.free_bytes)
+        # Free memory is read in this process, after its CUDA context was made; NCCL's buffers
+        # are allocated later, at the first collective, so they still have to fit.
+        later = sum(v for k, v in self.overhead.items() if k != "CUDA context")
+        return self.peak(mode) + later <= usable(self.free_bytes)
 
     def render(self) -> str:
         gb = lambda b: f"{b / 1e9:8.2f} GB"  # noqa: E731 - decimal GB, as the official README
@@ -138,7 +181,8 @@ class MemoryPlan:
         ]
         lines += [f"    {k:<14}{gb(v)}" for k, v in self.weights.items()]
         lines += [
-            f"  DiT activations (per rank)  {gb(self.dit_activation_bytes)}",
+            f"  DiT activations (per rank)  {gb(self.dit_activation_bytes)}"
+            + (f" (cross-attention mask {gb(self.cross_mask_bytes).strip()})" if self.cross_mask_bytes else ""),
             f"  VAE decode working set      {gb(self.vae_decode_bytes)}",
             f"  compute: {self.flops_per_step / 1e15:.2f} PFLOP per step per rank, "
             f"{self.flops_total / 1e15:.1f} PFLOP per video",
@@ -148,6 +192,8 @@ class MemoryPlan:
             worst = max(stages, key=stages.get)
             ok = "" if self.free_bytes is None else ("  fits" if self.fits(mode) else "  does NOT fit")
             lines.append(f"    {mode:<7}{gb(stages[worst])}  (largest stage: {worst}){ok}")
+        if self.overhead:
+            lines.append("  outside the allocator: " + ", ".join(f"{k} {gb(v).strip()}" for k, v in self.overhead.items()))
         free = "unknown" if self.free_bytes is None else gb(self.free_bytes).strip()
         lines.append(f"  free on {self.device}: {free}" +
                      (f"; chosen offload: {self.chosen}" if self.chosen else ""))
@@ -188,10 +234,52 @@ def dit_flops_per_forward(cfg: DiTConfig, tokens: int, text_tokens: int = 397) -
     return cfg.num_layers * per_block + embed + head
 
 
+def official_cross_mask_bytes(cfg: DiTConfig, batch: int, tokens_local: int, text_tokens: int) -> int:
+    """The official cross-attention's mask workspace, alive together at its SDPA call.
+
+    Upstream (stepvideo/modules/model.py `prepare_attn_mask`, attentions.py `torch_attn_func`)
+    builds a bool mask [B, S_local, K] and repeats it over heads: [B, H, S_local, K] bool (1 byte).
+    SDPA converts a bool mask to an additive bias of the query dtype (PyTorch attention.cpp
+    `convert_boolean_attn_mask`: zeros_like + masked_fill, 2 bytes), and the mem-efficient kernel,
+    the one that takes a bias, pads its last dim to a multiple of 16 (`pad_bias`, 2 bytes). K is the
+    whole text (CLIP 77 + the prompt's LLM tokens, at most 320): the plan takes the upper bound.
+    """
+    k_padded = -(-text_tokens // MEM_EFF_BIAS_ALIGNMENT) * MEM_EFF_BIAS_ALIGNMENT
+    per_query = cfg.num_attention_heads * (text_tokens * (1 + 2) + k_padded * 2)
+    return batch * tokens_local * per_query
+
+
+def process_overhead(device: str, ranks: int, sp_degree: int, cfg_degree: int) -> dict[str, int]:
+    """Device memory outside PyTorch's allocator, per rank (the sources are at the constants).
+
+    Connections per rank: Ulysses all_to_all reaches every other rank of its SP group
+    (sp_degree - 1 peers); the all_gather after the blocks (SP) and the CFG gather are ring
+    collectives, 2 neighbours each (1 when the group has 2 ranks). Each group is its own NCCL
+    communicator (upstream: xfuser's groups and yunchang's ulysses group; here parallel.py's
+    new_group per SP and CFG group), so connections do not share buffers.
+    """
+    if not str(device).startswith("cuda"):
+        return {}
+    if ranks <= 1:
+        return {"CUDA context": CUDA_CONTEXT_BYTES}
+    peers = 0
+    if sp_degree > 1:
+        peers += (sp_degree - 1) + min(2, sp_degree - 1)
+    if cfg_degree > 1:
+        peers += min(2, cfg_degree - 1)
+    return {"CUDA context": CUDA_CONTEXT_BYTES,
+            "NCCL init": NCCL_PROCESS_BYTES - CUDA_CONTEXT_BYTES,
+            "NCCL connections": peers * NCCL_BYTES_PER_PEER}
+
+
 def plan_memory(config: StepVideoConfig, *, latent_shape: tuple[int, int, int], steps: int,
                 guidance: bool, dtype: torch.dtype, sp_degree: int = 1, cfg_degree: int = 1,
                 free_bytes: int | None = None, device: str = "cpu", vae_tile: int | None = None,
-                text_on_cpu: bool = False) -> MemoryPlan:
+                text_on_cpu: bool = False, implementation: str = "stepeval") -> MemoryPlan:
+    """`implementation="official"` plans upstream's code (its cross-attention mask workspace) to
+    compare with its published figures; the default plans this repository's pipeline."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     f, h, w = latent_shape
     p = config.dit.patch_size
     tokens = f * (h // p) * (w // p)
@@ -217,7 +305,13 @@ def plan_memory(config: StepVideoConfig, *, latent_shape: tuple[int, int, int], 
     text_tokens = config.llm.max_length + config.clip.max_length
     text_kv = batch * text_tokens * d * nbytes * 3
     latents = 4 * batch * tokens * config.dit.in_channels * 4 * 4  # fp32 state, v, cond, noise
-    dit_act = units * unit + gather + text_kv + latents
+    # The mask workspace lives during cross-attention, not during the FFN that sets the block's
+    # peak; it is added, not maxed, because the caching allocator keeps its blocks reserved
+    # (they are smaller than the FFN's 4d tensors, so those cannot reuse them): the published
+    # peaks are device-level, and they match only with it added.
+    cross_mask = (official_cross_mask_bytes(config.dit, batch, s_local, text_tokens)
+                  if implementation == "official" else 0)
+    dit_act = units * unit + gather + text_kv + latents + cross_mask
     vae_dec = vae_decode_bytes(config.vae, f, height, width, nbytes, vae_tile)
     # One 320-token prompt pair through the LLM: a few [B, L, ffn] tensors.
     text_act = 2 * config.llm.max_length * (4 * config.llm.ffn_hidden_size) * nbytes
@@ -248,10 +342,38 @@ def plan_memory(config: StepVideoConfig, *, latent_shape: tuple[int, int, int], 
     per_rank_step = per_forward * batch / sp_degree
     total = per_forward * (2 if guidance else 1) * steps
     plan = MemoryPlan(tokens, s_local, batch, steps, dtype, weights, dit_act, vae_dec, text_act,
-                      stage_peaks, per_rank_step, total, free_bytes, device)
+                      stage_peaks, per_rank_step, total, free_bytes, device, cross_mask_bytes=cross_mask,
+                      overhead=process_overhead(device, sp_degree * cfg_degree, sp_degree, cfg_degree))
     if sp_degree > 1 or cfg_degree > 1:
         plan.notes.append("every rank holds the full DiT weights (replicated, as upstream)")
     return plan
+
+
+# Step-Video-T2V README (stepfun-ai/Step-Video-T2V, table added 2025-02-17/20, when the command
+# was `torchrun --nproc_per_node 4 run_parallel.py --ulysses_degree 4`): batch 1 with CFG, four
+# GPUs, Ulysses SP=4, the DiT alone on them (text encoders and VAE behind an API on another GPU).
+# (frames, height, width, peak GB, seconds for 50 steps with flash-attn); docs/stepvideo-architecture.md section 7.
+PUBLISHED_T2V = (
+    (204, 768, 768, 78.55, 860),
+    (204, 544, 992, 77.64, 743),
+    (136, 544, 992, 72.48, 408),
+)
+
+
+def published_t2v_plan(frames: int, height: int, width: int) -> MemoryPlan:
+    """The planner in the published figures' setting: T2V preset (no image channels, no motion
+    embedder), upstream's implementation, SP=4 on CUDA, bf16, 50 steps with CFG. Its denoise stage
+    under offload="model" is the DiT alone, as on upstream's DiT GPUs; compare `device_peak`."""
+    import dataclasses
+
+    from .conditioning import resolve_geometry
+    from .config import get_preset
+
+    cfg = get_preset("official")
+    cfg.dit = dataclasses.replace(cfg.dit, use_additional_conditions=False)
+    geo = resolve_geometry(frames, height, width)
+    return plan_memory(cfg, latent_shape=geo.latent_shape, steps=50, guidance=True, dtype=torch.bfloat16,
+                       sp_degree=4, device="cuda", implementation="official")
 
 
 def free_memory(device: torch.device | str) -> int | None:
