@@ -5,10 +5,13 @@ apart?) and they are the CI subjects of the batch runner.
     static   the input image, repeated
     camera   a synthetic camera move read from the prompt's camera instruction (Chinese or English):
              pan, tilt, zoom/dolly in and out, static; crop-and-resize of the input image
-    noise    the input image dissolving into seeded noise
+    noise    the input image (text-only: a mid-gray frame) dissolving into seeded noise
+    still    text-to-video's floor: one frame that ignores the prompt (mid-gray, or seeded noise), held
 
-All three take height/width/num_frames/fps (default: Step-Video-TI2V's 544x992 buckets by the image's
-aspect, 102 frames at 25 fps) and stream their frames, so a long video never sits in memory.
+All take height/width/num_frames/fps (default: Step-Video-TI2V's 544x992 buckets by the image's
+aspect, the first bucket without an image, 102 frames at 25 fps) and stream their frames, so a long
+video never sits in memory. static and camera need an image (TI2V), still makes text-to-video only,
+noise does both.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import numpy as np
 from PIL import Image
 
 from stepeval.benchmark.camera import MOTIONS, camera_motion
+from stepeval.benchmark.items import T2V, TI2V
 from stepeval.generation.protocol import Capabilities, GenerationRequest, GenerationResult
 from stepeval.images import prepare_image
 
 # Step-Video-TI2V's landscape size and its transpose, plus a square bucket of about the same area.
 STEP_VIDEO_BUCKETS = ((544, 992), (992, 544), (736, 736))
+GRAY = 128  # the frame a baseline starts from when a request has no image
 
 
 class _Baseline:
@@ -153,9 +158,11 @@ class CameraBaseline(_Baseline):
 
 class NoiseBaseline(_Baseline):
     """The image dissolving into seeded uniform noise: frame t = (1 - a_t) image + a_t noise with
-    a_t rising linearly to `end` (1 = pure noise at the last frame). Seeded by the request's seed."""
+    a_t rising linearly to `end` (1 = pure noise at the last frame). Seeded by the request's seed.
+    A text-only request starts from a mid-gray frame instead of an image."""
 
     name = "noise"
+    capabilities = dataclasses.replace(_Baseline.capabilities, tasks=frozenset({TI2V, T2V}))
 
     def __init__(self, end: float = 1.0, **size):
         super().__init__(**size)
@@ -169,7 +176,10 @@ class NoiseBaseline(_Baseline):
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         height, width, frames, fps = self._resolve(request)
-        image = prepare_image(request.image_path, height, width).astype(np.float32)
+        if request.image_path is None:
+            image = np.full((height, width, 3), GRAY, dtype=np.float32)
+        else:
+            image = prepare_image(request.image_path, height, width).astype(np.float32)
         noise = np.random.default_rng(request.seed).integers(0, 256, size=image.shape, dtype=np.uint8).astype(np.float32)
 
         def frames_iter() -> Iterator[np.ndarray]:
@@ -178,3 +188,32 @@ class NoiseBaseline(_Baseline):
                 yield np.clip(np.rint((1 - a) * image + a * noise), 0, 255).astype(np.uint8)
 
         return GenerationResult(frames=frames_iter(), fps=fps, info={"end": self.end})
+
+
+class StillBaseline(_Baseline):
+    """Text-to-video's floor: one frame, whatever the prompt says, held for the whole video.
+    `fill="gray"` is a uniform mid-gray frame; `fill="noise"` a frame of uniform noise seeded by the
+    request's seed. No motion and no relation to the prompt: every score a real model earns should
+    beat it."""
+
+    name = "still"
+    capabilities = dataclasses.replace(_Baseline.capabilities, tasks=frozenset({T2V}), notes="CPU text-to-video floor, no weights")
+    FILLS = ("gray", "noise")
+
+    def __init__(self, fill: str = "gray", **size):
+        super().__init__(**size)
+        if fill not in self.FILLS:
+            raise ValueError(f"fill must be one of {', '.join(self.FILLS)}, got {fill!r}")
+        self.fill = fill
+
+    @property
+    def parameters(self) -> dict:
+        return {**super().parameters, "fill": self.fill}
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        height, width, frames, fps = self._resolve(request)
+        if self.fill == "gray":
+            frame = np.full((height, width, 3), GRAY, dtype=np.uint8)
+        else:
+            frame = np.random.default_rng(request.seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        return GenerationResult(frames=(frame for _ in range(frames)), fps=fps, info={"fill": self.fill})

@@ -19,7 +19,9 @@ from stepeval.video import iter_frames, probe
 
 class ExternalVideos:
     name = "external"
-    capabilities = Capabilities(sizes=(), frame_counts=(), fps=0.0, streams=True, notes="videos made elsewhere (see `stepeval generate import`)")
+    # an engine's videos may answer prompts alone or prompt-image pairs: the benchmark says which
+    capabilities = Capabilities(sizes=(), frame_counts=(), fps=0.0, streams=True, notes="videos made elsewhere (see `stepeval generate import`)",
+                                tasks=frozenset({"ti2v", "t2v"}))
 
     def __init__(self, folder: str, mapping: str | None = None, engine: str = "external"):
         self.folder = Path(folder)

@@ -1,14 +1,20 @@
-"""Configuration dataclasses and presets for the Step-Video-TI2V networks.
+"""Configuration dataclasses and presets for the Step-Video-TI2V and Step-Video-T2V networks.
 
-The defaults of every dataclass are the official released sizes (see
+The defaults of every dataclass are the official released TI2V sizes (see
 docs/stepvideo-architecture.md). Smaller presets keep every structural feature (fused
 layouts, 3D RoPE split proportions, causal VAE with 16x spatial / 17->3 temporal compression,
 GQA, ...) so tests exercise the same code paths as the 30B model.
+
+Step-Video-T2V is the same DiT without the image condition (`use_additional_conditions=False`: the
+patch embed sees the noisy latent alone and there is no motion-score embedder); its VAE and text
+encoders are the TI2V ones. So a `-t2v` preset is its TI2V preset with that one switch off, and
+both run through the one DiT implementation.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stepeval.errors import UserError
@@ -26,6 +32,7 @@ class DiTConfig:
     patch_size: int = 1
     norm_eps: float = 1e-6
     # TI2V: the patch embed sees [noisy latent ; image latent] and a motion-score embedder exists.
+    # False is Step-Video-T2V: latent channels only, no motion embedder.
     use_additional_conditions: bool = True
     # (LLM width, CLIP width).
     caption_channels: tuple[int, int] = (6144, 1024)
@@ -43,6 +50,11 @@ class DiTConfig:
     @property
     def patch_in_channels(self) -> int:
         return self.in_channels * (2 if self.use_additional_conditions else 1)
+
+    @property
+    def task(self) -> str:
+        """What the DiT is conditioned on: "ti2v" (text and the first image) or "t2v" (text alone)."""
+        return "ti2v" if self.use_additional_conditions else "t2v"
 
     def validate(self) -> None:
         if sum(self.rope_split) != self.attention_head_dim or any(s % 2 for s in self.rope_split):
@@ -197,7 +209,27 @@ def _tiny() -> StepVideoConfig:
     )
 
 
-PRESETS = {"official": _official, "small": _small, "tiny": _tiny}
+def _t2v(ti2v_preset: Callable[[], StepVideoConfig]) -> Callable[[], StepVideoConfig]:
+    """Step-Video-T2V at a TI2V preset's sizes: the DiT without the image condition."""
+
+    def preset() -> StepVideoConfig:
+        cfg = ti2v_preset()
+        cfg.dit.use_additional_conditions = False
+        return cfg
+
+    return preset
+
+
+PRESETS = {
+    "official": _official,
+    "small": _small,
+    "tiny": _tiny,
+    "official-t2v": _t2v(_official),
+    "small-t2v": _t2v(_small),
+    "tiny-t2v": _t2v(_tiny),
+}
+# Presets of the released sizes (about 30B parameters): never materialised with random weights.
+OFFICIAL_PRESETS = frozenset({"official", "official-t2v"})
 
 
 def get_preset(name: str) -> StepVideoConfig:

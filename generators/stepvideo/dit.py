@@ -233,7 +233,9 @@ class DiTInputs:
 
 
 class StepVideoModel(nn.Module):
-    """The Step-Video(-TI2V) transformer.
+    """The Step-Video transformer: Step-Video-TI2V, or Step-Video-T2V with
+    `config.use_additional_conditions=False` (no image channels in the patch embed, no motion
+    embedder: `condition_hidden_states` is refused and `motion_score` unused).
 
     `official_precision` (default True) reproduces the official bf16 precision quirks when the
     model runs in bf16: timestep*1000 rounded in bf16, cross-attention key length summed through
@@ -274,6 +276,12 @@ class StepVideoModel(nn.Module):
         p = cfg.patch_size
         if x.shape[3] % p or x.shape[4] % p:
             raise UserError(f"latent h, w {tuple(x.shape[3:])} must be multiples of patch {p}")
+        if not cfg.use_additional_conditions and cond is not None:
+            raise UserError(
+                "this DiT is text-to-video (use_additional_conditions is false): it takes no "
+                "condition_hidden_states (image latent)",
+                hint="leave the image latent out, or load a TI2V checkpoint for image conditioning",
+            )
         if cfg.use_additional_conditions:
             if cond is None:
                 raise UserError("TI2V DiT needs condition_hidden_states (the image latent)")

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import save_dit, save_step_llm, save_vae
-from .config import get_preset
+from .config import OFFICIAL_PRESETS, get_preset
 from .dit import StepVideoModel
 from .step_llm import LLM_TOKENIZER_NAME, StepLLM
 from .text_conditioner import TI2V_NEG_MAGIC, TI2V_POS_MAGIC
@@ -88,7 +88,7 @@ def write_random_checkpoint(model_dir: str | Path, preset: str = "tiny", seed: i
     """A complete hub-layout folder (transformer/, vae/, step_llm/, hunyuan_clip/, scheduler/,
     model_index.json) with random weights of `preset`. Returns model_dir."""
     cfg = get_preset(preset)
-    if preset == "official":
+    if preset in OFFICIAL_PRESETS:
         raise ValueError("refusing to materialise the 30B official preset with random weights")
     root = Path(model_dir)
     root.mkdir(parents=True, exist_ok=True)

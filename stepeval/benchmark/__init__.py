@@ -1,4 +1,4 @@
-"""Benchmarks: items, loaders (Step-Video-TI2V-Eval, VBench-I2V suite, any folder), subsets."""
+"""Benchmarks: items, loaders (Step-Video-TI2V-Eval, Step-Video-T2V-Eval, VBench-I2V suite, any folder), subsets."""
 
 from __future__ import annotations
 
@@ -6,26 +6,33 @@ import dataclasses
 from pathlib import Path
 
 from stepeval.benchmark.folder import load_folder
-from stepeval.benchmark.items import BenchmarkItem, LoadedBenchmark, Problem
+from stepeval.benchmark.items import T2V, TASKS, TI2V, BenchmarkItem, LoadedBenchmark, Problem
 from stepeval.benchmark.step_eval import load_step_eval, looks_like_step_eval
 from stepeval.benchmark.subsets import Subset
+from stepeval.benchmark.t2v_eval import load_t2v_eval, looks_like_t2v_eval
 from stepeval.benchmark.vbench_suite import load_vbench_suite, looks_like_vbench_suite
 from stepeval.errors import UserError
 
-KINDS = ("auto", "step-video-ti2v-eval", "vbench-i2v", "folder")
+KINDS = ("auto", "step-video-ti2v-eval", "step-video-t2v-eval", "vbench-i2v", "folder")
 
 
 def detect_kind(path: Path) -> str:
     if looks_like_step_eval(path):
         return "step-video-ti2v-eval"
+    if looks_like_t2v_eval(path):
+        return "step-video-t2v-eval"
     if looks_like_vbench_suite(path):
         return "vbench-i2v"
     return "folder"
 
 
-def load_benchmark(path: str | Path, kind: str = "auto", *, subset: Subset | None = None, verify: bool = True) -> LoadedBenchmark:
+def load_benchmark(
+    path: str | Path, kind: str = "auto", *, subset: Subset | None = None, verify: bool = True, labels: str | Path | None = None
+) -> LoadedBenchmark:
     """Load any supported benchmark folder and apply a subset.
 
+    labels: a label file of the items' categories, for a benchmark whose categories are one
+    (Step-Video-T2V-Eval); refused for the others, whose strata are in their layout.
     Problems of items outside the subset are dropped, so a partial copy that holds the whole
     subset is reported as complete for that subset.
     """
@@ -38,8 +45,12 @@ def load_benchmark(path: str | Path, kind: str = "auto", *, subset: Subset | Non
         if not path.is_dir():
             raise UserError("benchmark folder not found", path=path, hint="pass an existing folder")
         kind = detect_kind(path)
+    if labels is not None and kind != "step-video-t2v-eval":
+        raise UserError(f"a label file applies to step-video-t2v-eval, not to {kind}", path=labels, hint="leave --labels out for this benchmark")
     ids = set(subset.ids) if subset and subset.ids else None
-    if kind == "step-video-ti2v-eval":
+    if kind == "step-video-t2v-eval":
+        loaded = load_t2v_eval(path, ids=ids, verify=verify, labels=labels)
+    elif kind == "step-video-ti2v-eval":
         loaded = load_step_eval(path, ids=ids, verify=verify)
     elif kind == "vbench-i2v":
         loaded = load_vbench_suite(path, ids=ids)
@@ -82,6 +93,9 @@ def _strata_from_id(item_id: str) -> tuple[str, str]:
 
 
 __all__ = [
+    "T2V",
+    "TASKS",
+    "TI2V",
     "BenchmarkItem",
     "LoadedBenchmark",
     "Problem",
@@ -89,5 +103,6 @@ __all__ = [
     "load_benchmark",
     "load_folder",
     "load_step_eval",
+    "load_t2v_eval",
     "load_vbench_suite",
 ]

@@ -1,24 +1,39 @@
-"""The unit every other part of stepeval joins on: one prompt-image pair of a benchmark."""
+"""The unit every other part of stepeval joins on: one item of a benchmark, a prompt with or
+without an input image."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stepeval.errors import UserError
 
 # Problem kinds that make a copy incomplete (stray files do not).
-BLOCKING = frozenset({"missing_image", "missing_prompt", "bad_prompt", "bad_image", "checksum_mismatch", "unreadable"})
+BLOCKING = frozenset({"missing_image", "missing_prompt", "bad_prompt", "bad_image", "checksum_mismatch", "unreadable", "bad_label"})
+
+# What an item asks a model for. A text-image-to-video item has an input image (possibly not present
+# in a partial copy); a text-to-video item never has one. Generators declare the tasks they serve in
+# the same words (`stepeval.generation.protocol.Capabilities.tasks`).
+TI2V = "ti2v"
+T2V = "t2v"
+TASKS: dict[str, str] = {TI2V: "text-image-to-video (a prompt and an input image)", T2V: "text-to-video (a prompt alone)"}
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return task
 
 
 @dataclass(frozen=True)
 class BenchmarkItem:
-    """One prompt-image pair.
+    """One prompt-image pair, or one prompt alone (`task="t2v"`).
 
     `id` is stable and is the join key everywhere (`real/H/002` for Step-Video-TI2V-Eval).
-    `image_path` is None when the benchmark's image is not present locally (a partial copy).
-    `domain`/`aspect` are the strata used for subsets and report breakdowns; `extra` holds
-    benchmark-specific fields (e.g. VBench-I2V's crop ratio).
+    `image_path` is None when the benchmark's image is not present locally (a partial copy), and
+    always for a text-to-video item. `domain`/`aspect` are the strata used for subsets and report
+    breakdowns (Step-Video-T2V-Eval's category is its domain); `extra` holds benchmark-specific
+    fields (e.g. VBench-I2V's crop ratio).
     """
 
     id: str
@@ -28,10 +43,28 @@ class BenchmarkItem:
     domain: str = ""
     aspect: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    task: str = TI2V
+
+    def __post_init__(self) -> None:
+        check_task(self.task)
+        if self.task == T2V and self.image_path is not None:
+            raise ValueError(f"item {self.id!r}: a text-to-video item has no input image (got {self.image_path})")
 
     @property
     def has_image(self) -> bool:
         return self.image_path is not None
+
+    @property
+    def takes_image(self) -> bool:
+        """Whether the item asks for an input image (present or not); False for a text-only item."""
+        return self.task == TI2V
+
+    def as_task(self, task: str) -> BenchmarkItem:
+        """The item posed as `task`: as text-to-video its image is dropped; as text-image-to-video a
+        text-only item is an item whose image is missing (a placeholder can then stand in)."""
+        if check_task(task) == self.task:
+            return self
+        return replace(self, task=task, image_path=None)
 
     def to_record(self) -> dict:
         return {
@@ -41,6 +74,7 @@ class BenchmarkItem:
             "benchmark": self.benchmark,
             "domain": self.domain,
             "aspect": self.aspect,
+            "task": self.task,
             **{f"extra_{k}": v for k, v in self.extra.items()},
         }
 
@@ -49,7 +83,7 @@ class BenchmarkItem:
 class Problem:
     """Something wrong with one file of a benchmark copy; batch loaders collect these and go on."""
 
-    kind: str  # missing_image, missing_prompt, bad_prompt, bad_image, checksum_mismatch, stray_file, unreadable
+    kind: str  # missing_image, missing_prompt, bad_prompt, bad_image, checksum_mismatch, stray_file, unreadable, bad_label
     path: Path | None
     message: str
     item_id: str | None = None
@@ -80,6 +114,11 @@ class LoadedBenchmark:
     problems: list[Problem] = field(default_factory=list)
     expected_ids: list[str] | None = None  # the full id list, when the benchmark has a manifest
     verified: dict[str, bool] = field(default_factory=dict)  # file key -> checksum ok
+    task: str = TI2V  # what every item asks for (TI2V or T2V)
+    label_file: Path | None = None  # where the items' domains (categories) were read from, if a separate file
+
+    def __post_init__(self) -> None:
+        check_task(self.task)
 
     @property
     def ids(self) -> list[str]:
@@ -100,8 +139,13 @@ class LoadedBenchmark:
         return [p for p in self.problems if p.kind == "missing_image"]
 
     @property
+    def categories(self) -> list[str]:
+        """The items' distinct domains, sorted (Step-Video-T2V-Eval's categories)."""
+        return sorted({it.domain for it in self.items if it.domain})
+
+    @property
     def is_complete(self) -> bool:
-        """Complete = every expected pair present with its image and nothing wrong with any file."""
+        """Complete = every expected item present (with its image, for TI2V) and nothing wrong with any file."""
         if self.expected_ids is not None and set(self.ids) != set(self.expected_ids):
             return False
         return not any(p.kind in BLOCKING for p in self.problems)

@@ -23,7 +23,7 @@ class Subset:
     ids: tuple[str, ...] = ()
     sample: int | None = None
     seed: int = 0
-    present_only: bool = False  # drop items whose image is not present locally
+    present_only: bool = False  # drop items whose image is not present locally (text-only items stay)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -85,8 +85,8 @@ class Subset:
             out = [it for it in out if it.domain in self.domains]
         if self.aspects:
             out = [it for it in out if it.aspect in self.aspects]
-        if self.present_only:
-            out = [it for it in out if it.has_image]
+        if self.present_only:  # a text-only item has all its inputs
+            out = [it for it in out if it.has_image or not it.takes_image]
         if self.sample is not None:
             out = stratified_sample(out, self.sample, self.seed)
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from stepeval.benchmark import LoadedBenchmark, load_benchmark
+from stepeval.benchmark import T2V, LoadedBenchmark, load_benchmark
 from stepeval.benchmark.checks import skipped_table
 from stepeval.benchmark.fetch import DEFAULT_SOURCE, fetch_benchmark
 from stepeval.benchmark.manifest import load_manifest
@@ -23,10 +23,24 @@ app = typer.Typer(help="Inspect, validate, fetch and export benchmarks.", no_arg
 console = Console()
 err_console = Console(stderr=True)
 
-BenchPath = Annotated[Path, typer.Argument(help="Benchmark folder (Step-Video-TI2V-Eval upstream layout, VBench-I2V suite, or a folder of NAME.png + NAME.txt).")]
+BenchPath = Annotated[Path, typer.Argument(help="Benchmark folder (Step-Video-TI2V-Eval upstream layout, Step-Video-T2V-Eval, VBench-I2V suite, or a folder of NAME.png + NAME.txt).")]
+Labels = Annotated[Optional[Path], typer.Option("--labels", help="Step-Video-T2V-Eval: a `line,category` label file to use instead of the inferred one.")]
+
+
+def _categories_table(loaded: LoadedBenchmark) -> Table:
+    """A text-to-video benchmark: prompts per category (no images to count)."""
+    counts = Counter(it.domain for it in loaded.items)
+    table = Table(title=f"{loaded.name} (text-to-video)", caption=escape(str(loaded.root)), show_footer=True)
+    table.add_column("category", footer="total")
+    table.add_column("prompts", justify="right", footer=str(sum(counts.values())))
+    for category in sorted(counts):
+        table.add_row(escape(category or "-"), str(counts[category]))
+    return table
 
 
 def _counts_table(loaded: LoadedBenchmark) -> Table:
+    if loaded.task == T2V:
+        return _categories_table(loaded)
     prompts = Counter((it.domain, it.aspect) for it in loaded.items)
     images = Counter((it.domain, it.aspect) for it in loaded.items if it.has_image)
     table = Table(title=loaded.name, caption=str(loaded.root), show_footer=True)
@@ -57,7 +71,25 @@ def _summary(loaded: LoadedBenchmark) -> dict:
         "problems": dict(sorted(kinds.items())),
         "skipped": [p.to_record() for p in loaded.skipped],
         "status": "complete" if loaded.is_complete else "partial",
+        "task": loaded.task,
+        "categories": len(loaded.categories),
+        "label_file": str(loaded.label_file) if loaded.label_file else None,
+        "checksum": _checksum_state(loaded),
     }
+
+
+def _checksum_state(loaded: LoadedBenchmark) -> str:
+    if not loaded.verified:
+        return "not checked"
+    return "verified" if all(loaded.verified.values()) else "mismatch"
+
+
+def _t2v_line(summary: dict) -> str:
+    """`128 prompts, 11 categories (from FILE), checksum verified: complete`."""
+    source = f" (from {Path(summary['label_file']).name})" if summary["label_file"] else " (no label file)"
+    checksum = {"verified": "checksum verified", "mismatch": "[red]checksum MISMATCH[/]", "not checked": "checksum not checked"}[summary["checksum"]]
+    status = "[green]complete[/]" if summary["status"] == "complete" else "[yellow]partial[/]"
+    return f"{summary['prompts']} prompts, {summary['categories']} categories{escape(source)}, {checksum}: {status}"
 
 
 def _report_skipped(loaded: LoadedBenchmark, what: str) -> None:
@@ -66,9 +98,9 @@ def _report_skipped(loaded: LoadedBenchmark, what: str) -> None:
         err_console.print(skipped_table(loaded.skipped, loaded.root, title=f"skipped items, {what}"))
 
 
-def _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=True) -> LoadedBenchmark:
+def _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=True, labels=None) -> LoadedBenchmark:
     subset = build_subset(domain, aspect, ids, sample, seed, present_only)
-    return load_benchmark(path, kind, subset=subset, verify=verify)
+    return load_benchmark(path, kind, subset=subset, verify=verify, labels=labels)
 
 
 @app.command()
@@ -81,15 +113,20 @@ def info(
     sample: Sample = None,
     seed: Seed = 0,
     present_only: PresentOnly = False,
+    labels: Labels = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Counts per domain and aspect, and whether the copy is complete (no checksum verification)."""
-    loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=False)
+    """Counts per domain and aspect (per category for a text-to-video benchmark), and whether the copy is complete (no checksum verification)."""
+    loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=False, labels=labels)
     summary = _summary(loaded)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     console.print(_counts_table(loaded))
+    if loaded.task == T2V:
+        console.print(_t2v_line(summary), soft_wrap=True)
+        _report_skipped(loaded, "not counted above; `stepeval data validate` for every problem")
+        return
     skipped = f", {len({p.item_id for p in loaded.skipped})} left out (bad or unpaired files, listed on stderr)" if loaded.skipped else ""
     console.print(f"{summary['prompts']} prompts, {summary['images_present']} images present, {summary['images_missing']} missing{skipped}: [bold]{summary['status']}[/]")
     _report_skipped(loaded, "not counted above; `stepeval data validate` for every problem")
@@ -109,6 +146,7 @@ def validate(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when the copy is partial, not only when files are wrong.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary and problems as JSON.")] = False,
     show: Annotated[int, typer.Option("--show", help="How many problems of each kind to list.")] = 5,
+    labels: Labels = None,
 ) -> None:
     """Load a benchmark, verify its files, report missing, stray and corrupt files.
 
@@ -116,7 +154,7 @@ def validate(
     error), 1 when a file is wrong (checksum mismatch, unreadable prompt or image), or when --strict
     and the copy is partial.
     """
-    loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=verify)
+    loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=verify, labels=labels)
     summary = _summary(loaded)
     bad = [p for p in loaded.problems if p.kind not in ("missing_image", "stray_file")]
     if as_json:
@@ -136,11 +174,14 @@ def validate(
         verified = f", {summary['images_verified']} images verified against the manifest" if verify and loaded.verified else ""
         status = "[green]complete[/]" if summary["status"] == "complete" else "[yellow]partial[/]"
         by_domain = ", ".join(f"{n} {d or '-'}" for d, n in summary["by_domain"].items())
-        console.print(
-            f"{summary['prompts']} prompts ({by_domain}), {summary['images_present']} images present{verified}, "
-            f"{summary['images_missing']} missing: {status}",
-            soft_wrap=True,
-        )
+        if loaded.task == T2V:
+            console.print(_t2v_line(summary), soft_wrap=True)
+        else:
+            console.print(
+                f"{summary['prompts']} prompts ({by_domain}), {summary['images_present']} images present{verified}, "
+                f"{summary['images_missing']} missing: {status}",
+                soft_wrap=True,
+            )
     if bad or (strict and summary["status"] != "complete"):
         raise typer.Exit(1)
 
@@ -214,9 +255,10 @@ def list_ids(
     sample: Sample = None,
     seed: Seed = 0,
     present_only: PresentOnly = False,
+    labels: Labels = None,
 ) -> None:
     """Print the item ids a subset selects, one per line (feed them to --ids @FILE)."""
-    loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=False)
+    loaded = _load(path, kind, domain, aspect, ids, sample, seed, present_only, verify=False, labels=labels)
     for item_id in loaded.ids:
         typer.echo(item_id)
     _report_skipped(loaded, "not listed")

@@ -63,18 +63,18 @@ def _list_models(value: bool) -> None:
 
     table = Table(title="generators (entry-point group stepeval.generators)",
                   caption="sweepable: parameters a --set sweep varies per request, on one loaded model; any other parameter loads the model once per value")
-    for col in ("name", "native sizes (HxW)", "frames", "fps", "sweepable", "notes"):
+    for col in ("name", "native sizes (HxW)", "frames", "fps", "sweepable", "notes", "tasks"):
         table.add_column(col)
     for name in registry.available():
         try:
             caps = registry.capabilities(name)
         except UserError as exc:
-            table.add_row(escape(name), "-", "-", "-", "-", escape(str(exc)))
+            table.add_row(escape(name), "-", "-", "-", "-", escape(str(exc)), "-")
             continue
         sizes = ", ".join(f"{h}x{w}" for h, w in caps.sizes) or "any"
         fps = f"{caps.fps:g}" if caps.fps else "any"
         sweepable = ", ".join(sorted(caps.request_params)) or "-"
-        table.add_row(escape(name), sizes, ", ".join(map(str, caps.frame_counts)) or "any", fps, escape(sweepable), escape(caps.notes))
+        table.add_row(escape(name), sizes, ", ".join(map(str, caps.frame_counts)) or "any", fps, escape(sweepable), escape(caps.notes), ", ".join(sorted(caps.tasks)))
     Console().print(table)
     raise typer.Exit()
 
@@ -92,7 +92,8 @@ def run_cmd(
     config: ConfigOpt = None,
     run_dir: RunDirOpt = None,
     name: NameOpt = None,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Benchmark layout: auto, step-video-ti2v-eval, vbench-i2v, folder.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Benchmark layout: auto, step-video-ti2v-eval, step-video-t2v-eval, vbench-i2v, folder.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="auto (the benchmark's), t2v (prompts alone, images unused) or ti2v (an image per item; a text-only benchmark also needs --placeholder-images). Set it to run a model on the other kind of benchmark on purpose.")] = None,
     domain: Domain = None,
     aspect: Aspect = None,
     ids: Ids = None,
@@ -138,7 +139,7 @@ def run_cmd(
     if not cli_subset.is_all:
         data["subset"] = cli_subset.to_dict()
     for key, value in (("run_dir", run_dir), ("name", name), ("kind", kind), ("seed", seed), ("num_samples", num_samples),
-                       ("device", device), ("sp_degree", sp_degree), ("vbench_view", vbench_view), ("shard", shard)):  # fmt: skip
+                       ("device", device), ("sp_degree", sp_degree), ("vbench_view", vbench_view), ("shard", shard), ("task", task)):  # fmt: skip
         if value is not None:
             data[key] = str(value) if isinstance(value, Path) else value
     if retry_failed:

@@ -1,4 +1,4 @@
-"""The Generator protocol: what every TI2V model looks like to the batch runner.
+"""The Generator protocol: what every video model (TI2V or T2V) looks like to the batch runner.
 
 A generator is built from its parameters (`factory(**params)`), loaded once (`load(device)`), then
 asked for one video per request (`generate(request) -> GenerationResult`). It declares what it
@@ -10,6 +10,10 @@ listings read it without building anything, and the runner reads `request_params
 before any instance exists, which settings of a sweep can share one loaded model
 (`declared_capabilities`). An instance may narrow its sizes, frame counts and fps to what it loaded
 (`Capabilities.refine`), never its request params: `check_instance` refuses one that tries.
+
+What a model takes is declared the same way: `Capabilities.tasks`, the tasks of
+`stepeval.benchmark.items` it serves (`ti2v`: a prompt and an input image; `t2v`: a prompt alone;
+both: either). A text-only request has `image_path=None`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from stepeval.benchmark.items import TASKS, TI2V, check_task
 from stepeval.errors import UserError
 from stepeval.images import image_size, pick_bucket
 
@@ -37,6 +42,8 @@ class Capabilities:
     request_params: parameter names that may change per request without reloading the model
         (e.g. a motion score, a guidance scale). A sweep over only these reuses one loaded model.
     streams: generate() may return an iterator of frames (videos too big to hold in memory).
+    tasks: what it takes: `ti2v` (a prompt and an input image), `t2v` (a prompt alone), or both.
+        The runner refuses to give a model a task it does not declare.
 
     Declare it on the class; an instance whose geometry depends on what it loads assigns
     `self.capabilities = type(self).capabilities.refine(sizes=...)`.
@@ -48,13 +55,32 @@ class Capabilities:
     request_params: frozenset[str] = frozenset()
     streams: bool = False
     notes: str = ""
+    tasks: frozenset[str] = frozenset({TI2V})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", frozenset(self.tasks))
+        if not self.tasks:
+            raise ValueError(f"a generator serves at least one task of {', '.join(TASKS)}")
+        for task in self.tasks:
+            check_task(task)
+
+    def serves(self, task: str) -> bool:
+        return task in self.tasks
 
     def resolve(self, request: GenerationRequest) -> tuple[int, int, int, float]:
         """(height, width, num_frames, fps) for a request: the request's own values win, then the
-        native bucket closest to the image's aspect ratio, the default frame count and fps."""
+        native bucket closest to the image's aspect ratio (the first, default bucket for a request
+        without an image), the default frame count and fps."""
         height, width = request.height, request.width
         if height is None or width is None:
-            if self.sizes:
+            if request.image_path is None:
+                if not self.sizes:
+                    raise UserError(
+                        f"request {request.item_id!r} has no image to take a size from, and the generator declares no native size",
+                        hint="give the model height and width (--set height=H --set width=W)",
+                    )
+                bh, bw = self.sizes[0]
+            elif self.sizes:
                 w, h = image_size(request.image_path)
                 bh, bw = pick_bucket(w, h, self.sizes)
             else:
@@ -80,17 +106,19 @@ class Capabilities:
         d["sizes"] = [list(s) for s in self.sizes]
         d["frame_counts"] = list(self.frame_counts)
         d["request_params"] = sorted(self.request_params)
+        d["tasks"] = sorted(self.tasks)
         return d
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
     """One video to make. `seed` is already derived per (run seed, item, sample); `params` holds the
-    per-request parameters the generator declared in `Capabilities.request_params`."""
+    per-request parameters the generator declared in `Capabilities.request_params`. `image_path` is
+    None for a text-to-video request."""
 
     item_id: str
     prompt: str
-    image_path: Path
+    image_path: Path | None
     seed: int
     sample: int = 0
     num_frames: int | None = None
@@ -167,6 +195,11 @@ def check_instance(generator: Any, declared: Capabilities, name: str) -> None:
     if not isinstance(caps, Capabilities):
         raise UserError(f"generator {name!r} built an instance without `capabilities`",
                         hint="leave the class's `capabilities` in place (or assign a refined copy of it)")
+    if caps.tasks != declared.tasks:
+        raise UserError(
+            f"generator {name!r}: an instance declares tasks {sorted(caps.tasks)}, its class {sorted(declared.tasks)}",
+            hint="declare tasks on the class only: the runner checks them before building anything",
+        )
     if caps.request_params != declared.request_params:
         raise UserError(
             f"generator {name!r}: an instance declares request_params {sorted(caps.request_params)}, "

@@ -11,6 +11,10 @@ same command makes only what is missing (and what failed, with retry_failed). Wi
 part file; shards need nothing from each other.
 Videos are written atomically and their row is appended after, so a SIGKILL loses at most the video
 being made.
+Text-to-video: a benchmark's task (TI2V or T2V) must be one each model declares
+(`Capabilities.tasks`); a mismatch is refused before anything is built, unless the config's `task`
+poses the items as the other task on purpose (`t2v`: the prompts alone, images unused; `ti2v`: an
+image for every item, so a text-only benchmark also needs placeholder_images).
 One failing item is recorded (error + traceback) and the run goes on.
 
 `generate_run(config)` is the Python entry point; `stepeval generate` and `stepeval run` call it with
@@ -36,7 +40,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from stepeval.benchmark import BenchmarkItem, Problem, Subset, load_benchmark
+from stepeval.benchmark import TASKS, BenchmarkItem, LoadedBenchmark, Problem, Subset, load_benchmark
+from stepeval.benchmark.items import T2V, TI2V
 from stepeval.benchmark.checks import skipped_table
 from stepeval.benchmark.vbench_suite import crop_for_size
 from stepeval.errors import UserError
@@ -76,6 +81,7 @@ class GenerateConfig:
     placeholder_images: bool = False
     vbench_view: bool = True
     sp_degree: int = 1
+    task: str = "auto"
     extra: dict = field(default_factory=dict)
     config_file: Path | None = None
     shard: Shard | None = None
@@ -88,6 +94,8 @@ class GenerateConfig:
             raise UserError("no model given", hint="add --model NAME (see `stepeval generate --list-models`) or a `models:` list in the config")
         if self.num_samples < 1:
             raise UserError(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.task != "auto" and self.task not in TASKS:
+            raise UserError(f"unknown task {self.task!r}", hint=f"choose auto, {', '.join(TASKS)}")
         tags = [m.tag for m in self.models]
         dupes = sorted({t for t in tags if tags.count(t) > 1})
         if dupes:
@@ -110,7 +118,7 @@ class GenerateConfig:
             benchmark=Path(cfg.benchmark.path), models=specs, kind=cfg.benchmark.kind, subset=cfg.subset.to_subset(),
             seed=cfg.seed, num_samples=cfg.num_samples, run_dir=cfg.run_dir, name=cfg.name, retry_failed=cfg.retry_failed,
             device=cfg.device, placeholder_images=cfg.placeholder_images, vbench_view=cfg.vbench_view, sp_degree=cfg.sp_degree,
-            extra=cfg.model_dump(include={"metrics", "report"}, exclude_unset=True), config_file=config_file,
+            task=cfg.task, extra=cfg.model_dump(include={"metrics", "report"}, exclude_unset=True), config_file=config_file,
             shard=Shard.parse(cfg.shard),
         )
 
@@ -128,6 +136,8 @@ class GenerateConfig:
             "sp_degree": self.sp_degree,
             **self.extra,
         }
+        if self.task != "auto":  # run.yaml keeps the default implicit, as older runs have it
+            body["task"] = self.task
         if self.name:
             body["name"] = self.name
         return body
@@ -199,6 +209,51 @@ def build_generators(specs: list[ModelSpec]) -> dict[str, Generator]:
     return built
 
 
+def _serving(task: str) -> list[str]:
+    """The installed models that declare `task` (for the fix of a refusal); unloadable ones are left out."""
+    names = []
+    for name in registry.available():
+        try:
+            if registry.capabilities(name).serves(task):
+                names.append(name)
+        except UserError:
+            continue
+    return names
+
+
+def check_tasks(cfg: GenerateConfig, loaded: LoadedBenchmark) -> str:
+    """The run's task, after refusing every model that does not serve it.
+
+    With `task: auto` the run takes the benchmark's task, and a model that does not declare it is
+    refused: a text-to-video model would silently ignore a TI2V benchmark's images, and a TI2V
+    model on text-only items needs a first frame that nothing should guess. `task` set explicitly
+    poses the items as that task on purpose; the models must serve it."""
+    task = loaded.task if cfg.task == "auto" else cfg.task
+    refused = []
+    for spec in cfg.models:
+        caps = registry.capabilities(spec.name)
+        if not caps.serves(task):
+            refused.append((spec, caps))
+    if not refused:
+        return task
+    spec, caps = refused[0]
+    names = ", ".join(sorted({s.name for s, _ in refused}))
+    takes = " and ".join(TASKS[t] for t in sorted(caps.tasks))
+    others = [n for n in _serving(task)]
+    choose = f"choose a model that serves {task} ({', '.join(others)})" if others else f"choose a model that serves {task}"
+    if cfg.task != "auto":
+        hint = f"{choose}, or drop --task {cfg.task} to run on the benchmark as it is"
+        why = f"this run poses every item as {TASKS[task]} (task: {cfg.task})"
+    elif task == TI2V:
+        hint = f"{choose}, or give the models the prompts alone on purpose with --task {T2V} (config `task: {T2V}`; the images are then not used)"
+        why = f"benchmark {loaded.name} ({loaded.root}) is {TASKS[TI2V]}"
+    else:
+        hint = (f"{choose}, or, to run a TI2V model on these prompts on purpose, give it a stand-in first frame with "
+                f"--task {TI2V} --placeholder-images (config `task: {TI2V}`, `placeholder_images: true`)")
+        why = f"benchmark {loaded.name} ({loaded.root}) is {TASKS[T2V]}: its items have no input image"
+    raise UserError(f"model(s) {names} cannot run on this benchmark: {spec.name} takes {takes}, and {why}", hint=hint)
+
+
 def _remove_stale_partials(run: Run, units: Iterable[tuple[str, str, int]] = ()) -> int:
     """Temporary files of videos whose writer was killed (SIGKILL skips every cleanup). A shard
     removes only those of its own videos (`units`): another shard may be writing its own now."""
@@ -219,10 +274,11 @@ def _remove_stale_partials(run: Run, units: Iterable[tuple[str, str, int]] = ())
 
 
 def _prepare_items(cfg: GenerateConfig, run_root: Path, items: list[BenchmarkItem], write: bool) -> tuple[list[BenchmarkItem], list[str]]:
-    """Items with an image; with placeholder_images, items without one get a placeholder image."""
+    """Text-only items and items with an image; with placeholder_images, items without one get a
+    placeholder image."""
     usable, skipped = [], []
     for item in items:
-        if item.image_path is not None:
+        if item.image_path is not None or not item.takes_image:
             usable.append(item)
         elif cfg.placeholder_images:
             path = run_root / "placeholders" / f"{item.id}.png"
@@ -320,9 +376,12 @@ class _Runner:
                 progress.advance(task)
         self._release()
 
-    def image_for(self, gen: Generator, w: _Work) -> Path:
-        """The item's image; for VBench-I2V, the crop nearest the model's output size (its adaptive
-        aspect ratio): the size the generator makes from the default crop picks the crop."""
+    def image_for(self, gen: Generator, w: _Work) -> Path | None:
+        """The item's image (None for a text-only item); for VBench-I2V, the crop nearest the model's
+        output size (its adaptive aspect ratio): the size the generator makes from the default crop
+        picks the crop."""
+        if w.item.image_path is None:
+            return None
         image = Path(w.item.image_path)
         if not w.item.extra.get("crops"):
             return image
@@ -365,7 +424,7 @@ class _Runner:
                 status, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
                 seconds = time.perf_counter() - t0
         params = {**dict(getattr(gen, "parameters", None) or {}), **w.spec.params}
-        if w.item.extra.get("crops"):
+        if w.item.extra.get("crops") and image is not None:
             params["image_crop"] = image.parent.name  # which of VBench-I2V's crops the video was made from
         row = {
             "model_tag": w.spec.tag,
@@ -466,8 +525,11 @@ def generate_run(config: GenerateConfig | RunConfig | dict, *, console: Console 
         cfg = GenerateConfig.from_config(config)
     else:
         cfg = GenerateConfig.from_dict(config)
-    built = build_generators(cfg.models)
     loaded = load_benchmark(cfg.benchmark, cfg.kind, subset=cfg.subset, verify=False)
+    task = check_tasks(cfg, loaded)
+    built = build_generators(cfg.models)
+    if task != loaded.task:
+        loaded.items = [it.as_task(task) for it in loaded.items]
     if not loaded.items:
         if loaded.skipped:
             console.print(skipped_table(loaded.skipped, loaded.root))

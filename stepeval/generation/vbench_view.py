@@ -80,7 +80,7 @@ def write_vbench_view(run: Run, items: list[BenchmarkItem], tags: list[str], num
                 "video": f"videos/{name}",
                 "item_id": r.item_id,
                 "sample": int(r.sample),
-                "image": f"../images/{flat_stem(r.item_id)}{Path(item.image_path).suffix.lower()}",
+                "image": f"../images/{flat_stem(r.item_id)}{Path(item.image_path).suffix.lower()}" if item.image_path is not None else None,
                 "prompt": item.prompt,
                 "camera_motion": vbench_phrase(item.prompt),
             })  # fmt: skip

@@ -162,6 +162,7 @@ class RunConfig(_Strict):
     shard: str | None = Field(None, description="I/N: do only shard I of N of the work (stepeval.runs.shards). Not kept in run.yaml's config (each invocation records its own).")
     launcher: LauncherConfig | None = Field(None, description="Start the shards here or on SLURM instead of doing the work in this process. Not kept in run.yaml.")
     placeholder_images: bool = Field(False, description="Give items without an image a placeholder (dry runs).")
+    task: Literal["auto", "ti2v", "t2v"] = Field("auto", description="auto: the benchmark's task; t2v: give the models the prompts alone (images unused); ti2v: every item needs an image (a text-only benchmark then needs placeholder_images). A model that does not serve the task is refused.")
     vbench_view: bool = Field(True, description="Write RUN/vbench/, a VBench custom-input view of the videos.")
     metrics: dict[str, dict[str, Any] | None] = Field(default_factory=dict, description="Metric name -> settings (`stepeval score --list-metrics`).")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Options of the report.")

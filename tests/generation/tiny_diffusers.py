@@ -133,3 +133,71 @@ def hunyuanvideo_i2v():
         text_encoder=llava, tokenizer=tokenizer, transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
         text_encoder_2=clip, tokenizer_2=tiny_tokenizer(), image_processor=ImageProcessor(size={"shortest_edge": 32}, crop_size=32),
     )  # fmt: skip
+
+
+# Wan 2.2 layouts (Wan-AI/Wan2.2-I2V-A14B-Diffusers, Wan-AI/Wan2.2-TI2V-5B-Diffusers) and Wan's
+# text-to-video pipeline: the same parts at toy sizes, arranged as those folders arrange them.
+
+
+def _wan_text_parts():
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return tiny_tokenizer(), UMT5EncoderModel(UMT5Config(vocab_size=len(VOCAB), d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2, pad_token_id=0, eos_token_id=1))
+
+
+def _wan_transformer(in_channels: int, out_channels: int, image_dim: int | None = None):
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=in_channels, out_channels=out_channels,
+        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32, image_dim=image_dim,
+    )  # fmt: skip
+
+
+def wan22_i2v_a14b():
+    """Two transformers (high noise, low noise) switched at boundary_ratio; no CLIP image encoder."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    tokenizer, text_encoder = _wan_text_parts()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0),
+        transformer=_wan_transformer(36, 16), transformer_2=_wan_transformer(36, 16), boundary_ratio=0.9,
+    )  # fmt: skip
+
+
+def wan22_ti2v_5b():
+    """The Wan 2.2 VAE (residual, 2x2 patchified pixels: 16x spatial compression) and the image as the
+    first latent frame (expand_timesteps); one transformer over latents alone."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(0)
+    z = 8
+    vae = AutoencoderKLWan(
+        base_dim=4, decoder_base_dim=4, z_dim=z, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
+        is_residual=True, in_channels=12, out_channels=12, patch_size=2, scale_factor_spatial=16,
+        latents_mean=[0.0] * z, latents_std=[1.0] * z,
+    )  # fmt: skip
+    tokenizer, text_encoder = _wan_text_parts()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0),
+        transformer=_wan_transformer(z, z), expand_timesteps=True,
+    )  # fmt: skip
+
+
+def wan_t2v():
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    tokenizer, text_encoder = _wan_text_parts()
+    return WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0),
+                       transformer=_wan_transformer(16, 16))  # fmt: skip
+
+
+def saved(build, folder) -> str:
+    """`build()` written as a diffusers folder (model_index.json + one folder per part), as the Hub has it."""
+    build().save_pretrained(folder)
+    return str(folder)
