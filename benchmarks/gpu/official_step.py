@@ -28,7 +28,6 @@ printed. `--tiny` runs every section on the CPU with the tiny preset in fp32.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from stepeval.cli.main import main
-from stepeval.errors import UserError
 from stepeval.metrics.aggregate import DIMENSION_KEYS
 from stepeval.metrics.testing import MARKER
-from stepeval.metrics.vbench_env import VBenchEnv, load_env
+from stepeval.metrics.vbench_env import VBenchEnv
+from tests.metrics.vbench_support import require_vbench_env
 from stepeval.metrics.vbench_weights import (
     HASH_CACHE_NAME,
     TABLE_ENV,
@@ -195,13 +195,7 @@ def test_an_archive_without_published_hashes_is_placed_and_reported_unverified(t
 
 @pytest.fixture(scope="module")
 def vbench_env():
-    try:
-        return load_env(verify=False)
-    except UserError as exc:
-        msg = f"VBench environment not available ({exc}); create it with `bash scripts/ci_vbench.sh`"
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true: " + msg)
-        pytest.skip(msg)
+    return require_vbench_env(verify=False)
 
 
 def test_check_reports_each_file_verified_unverified_missing_or_wrong(tmp_path, vbench_env, monkeypatch, capsys):

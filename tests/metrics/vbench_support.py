@@ -23,10 +23,11 @@ RUNNABLE_DIMS = tuple(d for d in DIMENSION_KEYS if COTRACKER_HUB or d != "camera
 NO_HUB = f"camera_motion needs CoTracker's hub code: set {COTRACKER_HUB_ENV} to a copy of the pinned co-tracker commit"
 
 
-def require_vbench_env() -> VBenchEnv:
-    """The VBench environment; skipped without it, except under CI=true, where a missing one fails."""
+def require_vbench_env(verify: bool = True) -> VBenchEnv:
+    """The VBench environment (`verify`: its packages checked by running it); skipped without it,
+    except under CI=true, where a missing one fails."""
     try:
-        return load_env(verify=True)
+        return load_env(verify=verify)
     except UserError as exc:
         msg = f"VBench environment not available ({exc}); create it with `bash scripts/ci_vbench.sh`"
         if os.environ.get("CI") == "true":

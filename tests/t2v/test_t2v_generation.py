@@ -5,7 +5,6 @@ with a message naming model, benchmark and fix, and runs it when the user asks o
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
