@@ -29,7 +29,10 @@ from stepeval.metrics.colour import ciede2000, srgb_to_lab
 COLOUR_TOLERANCE = 15.0  # CIEDE2000: red vs purple is ~38, blue vs purple ~17.5
 IOU_FLOOR = 0.7
 STRAY_DELTA_E = 20.0  # CIELAB distance: a pixel this far from every subject/background mix was never there
-PRESENCE_FLOOR = 0.5  # a subject with under half its area in some frame is lost
+# A subject with under 30 % of its area in some frame is lost. Not a half: a pull-out at the world's
+# fastest speed legitimately shrinks the subject to 0.55 of its area by the last frame, and the mask's
+# soft edge takes a little more (ground truth measured down to 0.47); a vanished subject is near 0.
+PRESENCE_FLOOR = 0.3
 # Wrong-way tolerance of the centroid's travel (px): the slowest subject moves ~0.5 px per clip, and
 # a still or slightly jittering subject must not fail a direction it did not contradict.
 PATH_TOLERANCE = 0.5

@@ -116,6 +116,13 @@ def test_every_ground_truth_clip_passes_every_subject_check(seed):
     assert f.follows(scene.expected_flow), f
 
 
+def test_the_fastest_pull_out_keeps_its_shrinking_subject_present():
+    for seed in range(6):
+        scene = world.sample_scene(seed, motion="camera", camera="zoom_out", speed=world.SPEED_RANGE[1])
+        f = metric.scene_subject_fidelity(world.render(scene), scene)
+        assert f.follows("out") and f.presence < 0.7, f  # it did shrink, and still counts as present
+
+
 def test_labels_without_a_scene_keep_the_older_checks():
     scene = _scene()
     clip = world.render(scene)
