@@ -276,23 +276,26 @@ def run_summary(run: Run) -> dict[str, float]:
     return out
 
 
-# What `stepeval run` prints per model, when the run has it: image fidelity beside the subject's own
-# colour and shape (whole-frame PSNR cannot see a small subject change colour), stray content,
-# direction and the amount of motion.
-HEADLINE_METRICS = {"synthetic/first_frame_psnr": "PSNR", "synthetic/subject_colour_kept": "colour",
-                    "synthetic/subject_shape_kept": "shape", "synthetic/clean_content": "clean",
-                    "synthetic/direction_match": "direction", "motion_score": "motion"}
+def _headline_metrics() -> dict[str, str]:
+    """What `stepeval run` prints per model, when the run has it, with its column label: image
+    fidelity beside the subject's own colour and shape (whole-frame PSNR cannot see a small subject
+    change colour), stray content, direction and the amount of motion."""
+    from stepeval.metrics import motion, synthetic
+
+    return {synthetic.METRIC_PSNR: "PSNR", synthetic.METRIC_COLOUR_KEPT: "colour", synthetic.METRIC_SHAPE_KEPT: "shape",
+            synthetic.METRIC_CLEAN: "clean", synthetic.METRIC_DIRECTION: "direction", motion.METRIC: "motion"}
 
 
 def headline_table(summary: dict[str, float]):
     """A model x headline-metric frame of a run summary (None when the run has none of them)."""
     import pandas as pd
 
-    present = [m for m in HEADLINE_METRICS if any(k.endswith("/" + m) for k in summary)]
+    labels = _headline_metrics()
+    present = [m for m in labels if any(k.endswith("/" + m) for k in summary)]
     if not present:
         return None
     tags = sorted({k[: -len(m) - 1] for k in summary for m in present if k.endswith("/" + m)})
-    rows = [{"model": tag, **{HEADLINE_METRICS[m]: summary.get(f"{tag}/{m}", float("nan")) for m in present}} for tag in tags]
+    rows = [{"model": tag, **{labels[m]: summary.get(f"{tag}/{m}", float("nan")) for m in present}} for tag in tags]
     return pd.DataFrame(rows)
 
 

@@ -10,11 +10,14 @@ blue subject purple: 8 of 16 smoke items kept) fails them by far.
 
 from __future__ import annotations
 
+from stepeval.metrics.motion import METRIC as MOTION
+from stepeval.metrics.synthetic import METRIC_COLOUR_KEPT, METRIC_DIRECTION, METRIC_PSNR, METRIC_SHAPE_KEPT
+
 FAMILY = "stepvideo-ti2v-tiny"
 MOTION_SCORES = (2, 5, 10)
 PSNR_FLOOR = 25.0  # first-frame PSNR (dB) per setting
 # share of videos per setting
-SUBJECT_FLOORS = {"synthetic/subject_colour_kept": 0.85, "synthetic/subject_shape_kept": 0.85}
+SUBJECT_FLOORS = {METRIC_COLOUR_KEPT: 0.85, METRIC_SHAPE_KEPT: 0.85}
 POOLED_DIRECTION_FLOOR = 0.8  # direction_match averaged over the three settings
 SPEARMAN_FLOOR = 0.75
 
@@ -37,7 +40,7 @@ def subject_floor_failures(summary: dict[str, float], family: str = FAMILY) -> l
             value = summary.get(f"{tag}/{metric}")
             if value is None or not value >= floor:
                 failures.append(f"{tag}/{metric} = {value} (floor {floor})")
-    directions = [summary.get(f"{tag}/synthetic/direction_match") for tag in tags]
+    directions = [summary.get(f"{tag}/{METRIC_DIRECTION}") for tag in tags]
     if any(d is None for d in directions):
         failures.append(f"{family}: direction_match missing for some setting")
     elif sum(directions) / len(directions) < POOLED_DIRECTION_FLOOR:
@@ -51,10 +54,10 @@ def motion_floor_failures(summary: dict[str, float], family: str = FAMILY) -> li
     failures = []
     tags = setting_tags(family)
     for tag in tags:
-        value = summary.get(f"{tag}/synthetic/first_frame_psnr")
+        value = summary.get(f"{tag}/{METRIC_PSNR}")
         if value is None or not value >= PSNR_FLOOR:
-            failures.append(f"{tag}/synthetic/first_frame_psnr = {value} (floor {PSNR_FLOOR})")
-    motion = [summary.get(f"{tag}/motion_score") for tag in tags]
+            failures.append(f"{tag}/{METRIC_PSNR} = {value} (floor {PSNR_FLOOR})")
+    motion = [summary.get(f"{tag}/{MOTION}") for tag in tags]
     if any(m is None for m in motion) or not all(a < b for a, b in zip(motion, motion[1:])):
         failures.append(f"{family}: mean motion score not increasing over {MOTION_SCORES}: {motion}")
     rho = summary.get(f"{family}/motion_spearman")
