@@ -21,9 +21,10 @@ Where each number comes from (printed with the table):
   (an assumption: a node's share of a parallel filesystem), plus `--startup-s` for the process.
 - write: H.264 encoding of one 102 x 544 x 992 video with stepeval.video.write_video, measured on
   this project's 2-core CPU box (1.6-1.7 s CPU; `--write-s`), on the group leader while its GPUs idle.
-- VBench: 12 h for the standard VBench suite (946 prompts x 5 videos, 16 dimensions) on one H100 as
-  its users report (Vchitect/VBench issue #195) -> ~9.1 s per video; scored per shard and per GPU
-  after generation, so its wall time divides by every GPU.
+- VBench: about 12 h for the standard VBench suite (946 prompts x 5 videos, 16 dimensions) on one
+  H100, the figure VBench's users quote -> ~9.1 s per video (VBench-I2V scores fewer dimensions, so
+  this is the high side; `--vbench-s` replaces it); scored per shard and per GPU after generation,
+  so its wall time divides by every GPU.
 """
 
 from __future__ import annotations

@@ -61,15 +61,15 @@ RESERVE_BYTES = 1 * GIB
 # Memory outside PyTorch's allocator (so neither memory_allocated nor memory_reserved shows it,
 # nvidia-smi does):
 # - The CUDA context of a PyTorch process with lazy module loading (default since CUDA 11.7):
-#   "around 400MB" (PyTorch maintainer, pytorch/pytorch#109888; ~300-400 MB in #107667).
+#   about 400 MB, as PyTorch's maintainers state it (300-400 MB measured across CUDA versions).
 CUDA_CONTEXT_BYTES = 400 * 10**6
 # - A process with NCCL initialised, before any collective has connected peers: 1.06 GB on an
-#   H100 outside PyTorch's allocator (NVIDIA/nccl#1685: context + NCCL's own init), used instead
+#   H100 outside PyTorch's allocator (context + NCCL's own init, as NCCL's developers measured it), used instead
 #   of CUDA_CONTEXT_BYTES for multi-GPU runs.
 NCCL_PROCESS_BYTES = 1_060 * 10**6
 # - Each peer an NCCL collective connects to adds its channel buffers: the first all_to_all over
 #   8 H100s took the process from 1.06 to 4.34 GB, i.e. (4.34 - 1.06) / 7 peers = 0.469 GB per
-#   peer (NVIDIA/nccl#1685: 32 channels per peer, 10 MiB + 2 MiB buffers per channel).
+#   peer (NCCL's default: 32 channels per peer, 10 MiB + 2 MiB buffers per channel).
 NCCL_BYTES_PER_PEER = 469 * 10**6
 # SDPA's mem-efficient kernel needs the bias's last dim padded to a multiple of this (PyTorch's
 # attention.cpp, preprocess_mask -> pad_bias<mem_eff_alignment = 16>).
