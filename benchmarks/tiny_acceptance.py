@@ -7,7 +7,9 @@ benchmark (written from its seed; the held-out seed range is apart from training
 the smoke set), scores it (motion score + the world's checks) and the floors of
 generators/stepvideo/tiny/acceptance.py are applied to the run summary. The VAE's own
 reconstructions of the same ground-truth clips are scored with the same subject checks (what the
-DiT can at best reach). Prints one table and writes OUT/acceptance.json.
+DiT can at best reach). Prints one table and writes OUT/acceptance.json, and per set a PNG grid
+(OUT/frames-SEED.png: input image, first and last frame at motion score 5, and the checks' verdicts)
+to look at beside the numbers.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def harness_run(model_dir: Path, n: int, seed: int, out: Path) -> dict:
     if code != 0:
         raise SystemExit(f"stepeval run failed ({code}) for {path}")
     summary = run_summary(Run.open(run_dir))
+    frame_grid(Run.open(run_dir), run_dir / "benchmark", acceptance.setting_tags()[1], out / f"frames-{seed}.png")
     tags = acceptance.setting_tags()
     pooled = {m: float(np.mean([summary[f"{t}/synthetic/{m}"] for t in tags]))
               for m in ("subject_colour_kept", "subject_shape_kept", "direction_match", "first_frame_psnr", "clean_content")}
@@ -72,6 +75,34 @@ def harness_run(model_dir: Path, n: int, seed: int, out: Path) -> dict:
             "motion_spearman": summary.get(f"{acceptance.FAMILY}/motion_spearman"),
             "per_setting": {t: {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith(t + "/")} for t in tags},
             "floor_failures": acceptance.floor_failures(summary)}
+
+
+def frame_grid(run, bench_dir: Path, tag: str, path: Path, scale: int = 4, per_row: int = 4) -> Path:
+    """Input image | first frame | last frame of every item of `tag`, 4x, with its subject verdicts."""
+    from PIL import Image, ImageDraw
+
+    from stepeval.metrics.synthetic import METRIC_COLOUR_KEPT, METRIC_DIRECTION, METRIC_SHAPE_KEPT
+    from stepeval.video import read_video
+
+    scores = run.scores.latest(("model_tag", "item_id", "sample", "metric"))
+    scores = scores[scores["model_tag"] == tag].set_index(["item_id", "metric"])["value"]
+    items = sorted(p.stem for p in bench_dir.glob("*.png"))
+    side = world.SIZE * scale
+    cell_w, cell_h = 3 * side + 12, side + 22
+    grid = Image.new("RGB", (per_row * cell_w, -(-len(items) // per_row) * cell_h), "white")
+    draw = ImageDraw.Draw(grid)
+    for k, item in enumerate(items):
+        x, y = (k % per_row) * cell_w, (k // per_row) * cell_h
+        frames = read_video(run.video_path(tag, item))
+        for j, img in enumerate((Image.open(bench_dir / f"{item}.png").convert("RGB"), frames[0], frames[-1])):
+            pic = img if isinstance(img, Image.Image) else Image.fromarray(img)
+            grid.paste(pic.resize((side, side), Image.NEAREST), (x + j * side, y))
+        verdict = "  ".join(f"{name} {'ok' if scores.get((item, m), 0.0) >= 1 else 'LOST'}"
+                            for name, m in (("colour", METRIC_COLOUR_KEPT), ("shape", METRIC_SHAPE_KEPT),
+                                            ("direction", METRIC_DIRECTION)))
+        draw.text((x + 2, y + side + 4), f"{item}: input | first | last   {verdict}", fill="black")
+    grid.save(path)
+    return path
 
 
 def main() -> int:
