@@ -91,6 +91,7 @@ class RunResult:
     generation: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     check: dict | None = None
+    ablation: Path | None = None
 
 
 def _materialise_benchmark(cfg: RunConfig, run_dir: Path) -> Path:
@@ -98,7 +99,7 @@ def _materialise_benchmark(cfg: RunConfig, run_dir: Path) -> Path:
 
     spec = cfg.benchmark.synthetic
     dest = run_dir / "benchmark"
-    synthetic.write_smoke_benchmark(dest, n=spec.n, seed=spec.seed)
+    synthetic.write_smoke_benchmark(dest, n=spec.n, seed=spec.seed, also=tuple((s.n, s.seed, s.prefix) for s in spec.also))
     return dest
 
 
@@ -147,9 +148,23 @@ def run_pipeline(config_path: Path, *, console: Console | None = None, run_dir: 
     console.rule("[bold]3/3 report")
     t0 = time.perf_counter()
     result.report = _build_report(cfg, run, bench_dir, console)
+    if cfg.ablation is not None:
+        result.ablation = _ablation(cfg, run, console)
     stages["report"] = time.perf_counter() - t0
     Run.open(root).add_stage_seconds(stages)
     return result
+
+
+def _ablation(cfg: RunConfig, run: Run, console: Console) -> Path:
+    from stepeval.ablation import write_ablation
+
+    path = write_ablation(run, cfg.ablation, n_resamples=cfg.ablation.bootstrap, seed=cfg.report.seed or 0)
+    answers = json.loads((path.parent / "ablation.json").read_text(encoding="utf-8"))["answers"]
+    for a in answers:
+        console.print(f"[bold]{a['question']}[/]: {a['verdict']} ({a['metric']}: {a['variant']} - {a['reference']} = "
+                      f"{a['difference']:.3g} [{a['low']:.3g}, {a['high']:.3g}], {a['items']} items)")
+    console.print(f"ablation: {path}")
+    return path
 
 
 def _check_metrics(metrics: dict, path: Path) -> None:

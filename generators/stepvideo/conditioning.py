@@ -15,6 +15,8 @@ import torch
 from stepeval.errors import UserError
 from stepeval.images import prepare_image
 
+from .image_conditioning import padded_condition
+
 FRAMES_PER_CHUNK = 17  # the VAE codes 17 frames into 3 latents
 
 
@@ -106,22 +108,28 @@ def load_first_frame(image_path: str | Path, height: int, width: int) -> torch.T
 
 
 @torch.no_grad()
-def image_condition(vae, first_frame: torch.Tensor, latent_frames: int, *,
-                    generator: torch.Generator | None = None, use_mean: bool = False,
-                    tile_size: int | None = None) -> torch.Tensor:
-    """VAE-encode the first frame and pad with zeros: [1, F_lat, C, h, w] in fp32.
+def image_latent(vae, first_frame: torch.Tensor, *, generator: torch.Generator | None = None,
+                 use_mean: bool = False, tile_size: int | None = None) -> torch.Tensor:
+    """VAE-encode the first frame: [1, 1, C, h, w] in fp32.
 
-    Frame 0 is the image latent, frames 1.. are zeros (official). Upstream samples the posterior
-    with the unseeded global RNG; here the sample takes `generator` (seeded by the caller), or the
-    posterior mean when `use_mean`.
+    Upstream samples the posterior with the unseeded global RNG; here the sample takes `generator`
+    (seeded by the caller), or the posterior mean when `use_mean`.
     """
     posterior = vae.encode(first_frame.to(next(vae.parameters()).device), tile_size=tile_size)
     z = posterior.mode() if use_mean else _posterior_sample(posterior, generator)
     z = z.float()
     if z.shape[1] != 1:
         raise RuntimeError(f"encoding one frame gave {z.shape[1]} latents, expected 1")
-    zeros = torch.zeros((1, latent_frames - 1, *z.shape[2:]), dtype=z.dtype, device=z.device)
-    return torch.cat([z, zeros], dim=1)
+    return z
+
+
+@torch.no_grad()
+def image_condition(vae, first_frame: torch.Tensor, latent_frames: int, *,
+                    generator: torch.Generator | None = None, use_mean: bool = False,
+                    tile_size: int | None = None) -> torch.Tensor:
+    """The official concat condition: the image latent, then zeros, [1, F_lat, C, h, w] in fp32."""
+    return padded_condition(image_latent(vae, first_frame, generator=generator, use_mean=use_mean,
+                                         tile_size=tile_size), latent_frames)
 
 
 def _posterior_sample(posterior, generator: torch.Generator | None) -> torch.Tensor:

@@ -42,14 +42,22 @@ class DiTConfig:
     ffn_mult: int = 4
     time_step_rescale: float = 1000.0
     sinusoid_dim: int = 256
+    # How a TI2V DiT takes the first image (`image_conditioning.MODES`): "concat" (official: the
+    # image latent on extra input channels), "frame_replace" (STIV: latent frame 0 of the noisy
+    # input is the clean image latent; no extra channels) or "both".
+    image_conditioning: str = "concat"
 
     @property
     def inner_dim(self) -> int:
         return self.num_attention_heads * self.attention_head_dim
 
     @property
+    def concatenates_image(self) -> bool:
+        return self.use_additional_conditions and self.image_conditioning in ("concat", "both")
+
+    @property
     def patch_in_channels(self) -> int:
-        return self.in_channels * (2 if self.use_additional_conditions else 1)
+        return self.in_channels * (2 if self.concatenates_image else 1)
 
     @property
     def task(self) -> str:
@@ -62,6 +70,9 @@ class DiTConfig:
                 f"rope_split {self.rope_split} must be three even numbers summing to "
                 f"attention_head_dim={self.attention_head_dim}"
             )
+        from .image_conditioning import check_mode
+
+        check_mode(self.image_conditioning)
 
 
 @dataclass

@@ -282,7 +282,13 @@ class StepVideoModel(nn.Module):
                 "condition_hidden_states (image latent)",
                 hint="leave the image latent out, or load a TI2V checkpoint for image conditioning",
             )
-        if cfg.use_additional_conditions:
+        if cfg.use_additional_conditions and not cfg.concatenates_image and cond is not None:
+            raise UserError(
+                f"this DiT takes the first image by {cfg.image_conditioning}: latent frame 0 of "
+                "hidden_states is the image latent, there is no condition_hidden_states",
+                hint="pass the noisy latent with frame 0 replaced (image_conditioning.branch_inputs)",
+            )
+        if cfg.concatenates_image:
             if cond is None:
                 raise UserError("TI2V DiT needs condition_hidden_states (the image latent)")
             if cond.shape != x.shape:
@@ -325,7 +331,7 @@ class StepVideoModel(nn.Module):
         device = x.device
         quirks = self.official_precision and dtype == torch.bfloat16
 
-        if cfg.use_additional_conditions:
+        if cfg.concatenates_image:
             x = torch.cat([x, condition_hidden_states], dim=2)  # [x_t ; cond] on channels
         tokens = self.pos_embed(x.to(dtype))
 

@@ -2,7 +2,7 @@
 
 Registry name `stepvideo-ti2v` (entry point `stepeval.generators`). Parameters are the settings of
 `TI2VSettings` (per request: motion_score, cfg_scale, steps, time_shift, negative_prompt,
-magic_prompts, official_crop, vae_tile, image_latent) plus how to load and run it (model_dir,
+magic_prompts, official_crop, vae_tile, image_latent, guidance) plus how to load and run it (model_dir,
 dtype, offload, text_on_cpu, sp_degree, cfg_degree). Weights are loaded once in `load(device)`
 from a hub-layout model folder (transformer/, vae/, step_llm/, hunyuan_clip/, ...).
 
@@ -33,7 +33,7 @@ from .sampler import uses_guidance
 
 NATIVE_SIZES = ((544, 992), (992, 544))  # official landscape, and its portrait transpose
 PER_REQUEST = frozenset({"motion_score", "cfg_scale", "steps", "time_shift", "negative_prompt",
-                         "magic_prompts", "official_crop", "vae_tile", "image_latent"})
+                         "magic_prompts", "official_crop", "vae_tile", "image_latent", "guidance"})
 
 
 class StepVideoTI2V:
@@ -52,7 +52,7 @@ class StepVideoTI2V:
                  steps: int = 50, cfg_scale: float = 9.0, time_shift: float = 13.0,
                  motion_score: float = 5.0, negative_prompt: str | None = None, magic_prompts: bool = True,
                  official_crop: bool = False, vae_tile: int | None = None,
-                 image_latent: str = "sample", verbose: bool = True):
+                 image_latent: str = "sample", guidance: str = "text", verbose: bool = True):
         if model_dir is None:
             raise UserError("stepvideo-ti2v needs model_dir, the folder of the downloaded weights "
                             "(hub layout: transformer/, vae/, step_llm/, hunyuan_clip/)",
@@ -69,7 +69,7 @@ class StepVideoTI2V:
             fps=fps, steps=steps, cfg_scale=cfg_scale, time_shift=time_shift,
             motion_score=motion_score, negative_prompt=negative_prompt,
             magic_prompts=magic_prompts, official_crop=official_crop, vae_tile=vae_tile,
-            image_latent=image_latent)
+            image_latent=image_latent, guidance=guidance)
         self.defaults.validated()  # fail on bad settings before any weights are read
         self.pipeline: StepVideoTI2VPipeline | None = None
         self.parallel: ParallelState = SINGLE

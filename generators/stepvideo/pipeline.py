@@ -18,7 +18,7 @@ import torch
 
 from stepeval.errors import UserError
 
-from . import conditioning, memory, sampler
+from . import conditioning, image_conditioning, memory, sampler
 from .text_conditioner import cfg_prompts
 from .parallel import SINGLE, ParallelState, cfg_gather, check_degrees, sequence_parallel_forward
 
@@ -45,6 +45,9 @@ class TI2VSettings:
     official_crop: bool = False
     vae_tile: int | None = None  # decode (and encode) in spatial tiles of this many pixels
     image_latent: str = "sample"  # "sample" (official: posterior sample) or "mean"
+    # What the unconditional branch drops (image_conditioning.GUIDANCE): "text" (official) or
+    # "joint" (the text and the image together; the model must have been trained for it)
+    guidance: str = "text"
 
     def validated(self, spatial_unit: int = 16, spatial_compression: int = 16
                   ) -> tuple["TI2VSettings", conditioning.VideoGeometry]:
@@ -53,6 +56,7 @@ class TI2VSettings:
         sampler.check_cfg_scale(self.cfg_scale)
         conditioning.check_motion_score(self.motion_score)
         conditioning.check_fps(self.fps)
+        image_conditioning.check_guidance(self.guidance)
         if self.image_latent not in ("sample", "mean"):
             raise UserError(f"image_latent must be 'sample' or 'mean', got {self.image_latent!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
@@ -134,28 +138,35 @@ class StepVideoTI2VPipeline:
                 y, mask, clip = self.encode_text(prompts)
         return y.to(self.device), mask.to(self.device), clip.to(self.device)
 
-    def _velocity(self, text, cond_latent, settings: TI2VSettings) -> sampler.VelocityFn:
-        """The guided velocity for this rank: batched CFG, CFG split over two ranks, or cond only."""
+    def _velocity(self, text, image_latent, noise, settings: TI2VSettings) -> sampler.VelocityFn:
+        """The guided velocity for this rank: batched CFG, CFG split over two ranks, or cond only.
+        Text row 0 is the conditional prompt, row 1 the unconditional one; with joint guidance the
+        unconditional row also goes without the image (image_conditioning)."""
         y, mask, clip = text
         state, scale = self.parallel, settings.cfg_scale
+        mode = self.dit.config.image_conditioning
+        joint = settings.guidance == "joint"
 
         def predict(x: torch.Tensor, t: torch.Tensor, rows: slice) -> torch.Tensor:
-            b = x.shape[0]
+            with_image = torch.tensor([not (joint and r == 1) for r in range(rows.start, rows.stop)])
+            hidden, cond = image_conditioning.branch_inputs(x, image_latent, mode, with_image)
             return sequence_parallel_forward(
-                self.dit, state, hidden_states=x, encoder_hidden_states=y[rows],
+                self.dit, state, hidden_states=hidden, encoder_hidden_states=y[rows],
                 encoder_hidden_states_2=clip[rows], timestep=t, encoder_attention_mask=mask[rows],
-                motion_score=settings.motion_score,
-                condition_hidden_states=cond_latent.to(x.dtype).expand(b, -1, -1, -1, -1))
+                motion_score=settings.motion_score, condition_hidden_states=cond)
 
-        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             if not sampler.uses_guidance(scale):
                 return predict(x, t, slice(0, 1)).float()  # text batch holds the cond prompt only
             if state.cfg_degree == 2:
-                r = state.cfg_rank  # text row 0 = cond, row 1 = uncond
+                r = state.cfg_rank
                 v_cond, v_uncond = cfg_gather(predict(x, t, slice(r, r + 1)), state)
             else:
                 v_cond, v_uncond = predict(torch.cat([x, x]), t, slice(0, 2)).chunk(2)
             return sampler.guided(v_cond, v_uncond, scale)
+
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return image_conditioning.pin_first_frame(guided(x, t), image_latent, noise, mode)
 
         return velocity
 
@@ -186,8 +197,8 @@ class StepVideoTI2VPipeline:
         # change (e.g. use_mean) without shifting the other.
         post_gen = torch.Generator("cpu").manual_seed(int(settings.seed) + 1)
         with memory.on_device(self.vae, dev, self.offload != "none"):
-            cond_latent = conditioning.image_condition(
-                self.vae, first.to(dev), geo.latent_frames, generator=post_gen,
+            image_latent = conditioning.image_latent(
+                self.vae, first.to(dev), generator=post_gen,
                 use_mean=settings.image_latent == "mean", tile_size=settings.vae_tile)
         timings["vae_encode"] = time.perf_counter() - t0
 
@@ -196,7 +207,7 @@ class StepVideoTI2VPipeline:
                  geo.latent_width)
         noise = sampler.initial_noise(shape, settings.seed, self.dtype, dev)
         sigmas = sampler.flow_sigmas(settings.steps, settings.time_shift)
-        velocity = self._velocity(text, cond_latent.to(dev), settings)
+        velocity = self._velocity(text, image_latent.to(dev), noise, settings)
         dit_offloaded = self.offload == "model"
         with memory.on_device(self.dit, dev, dit_offloaded):
             latents = sampler.euler_sample(velocity, noise, sigmas, self.dtype, progress)

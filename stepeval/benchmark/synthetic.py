@@ -317,7 +317,7 @@ def training_scene(index: int, *, speed_word_noise: float = 0.3, camera_weights:
 # The smoke benchmark
 # ------------------------------------------------------------------------------------------------
 
-def smoke_scenes(n: int = 16, seed: int = SMOKE_SEED) -> list[tuple[str, Scene]]:
+def smoke_scenes(n: int = 16, seed: int = SMOKE_SEED, prefix: str = "s") -> list[tuple[str, Scene]]:
     """A balanced held-out set: half subject motion (each direction), the rest camera pans (each
     direction) and push-in / pull-out, speeds spread over the whole range."""
     rng = np.random.default_rng(seed)
@@ -333,14 +333,17 @@ def smoke_scenes(n: int = 16, seed: int = SMOKE_SEED) -> list[tuple[str, Scene]]
     out = []
     for i, kw in enumerate(plan):
         scene_seed = SMOKE_SEED_BASE + seed % 1_000_000 * 1000 + i
-        out.append((f"s{i:03d}", sample_scene(scene_seed, speed=float(speeds[i]), **kw)))
+        out.append((f"{prefix}{i:03d}", sample_scene(scene_seed, speed=float(speeds[i]), **kw)))
     return out
 
 
-def write_smoke_benchmark(out_dir: str | Path, n: int = 16, seed: int = SMOKE_SEED, *, with_videos: bool = False) -> Path:
+def write_smoke_benchmark(out_dir: str | Path, n: int = 16, seed: int = SMOKE_SEED, *, with_videos: bool = False,
+                          also: tuple[tuple[int, int, str], ...] = ()) -> Path:
     """Materialise the smoke benchmark: NAME.png (first frame), NAME.txt (Chinese prompt, no trailing
     newline, like Step-Video-TI2V-Eval), labels.json (ground truth for the `synthetic` metric);
-    with_videos also writes the ground-truth clips under `.truth/` (ignored by the folder loader)."""
+    with_videos also writes the ground-truth clips under `.truth/` (ignored by the folder loader).
+    `also` adds further sets (n, seed, name prefix) to the same folder, e.g. a larger held-out set
+    beside the smoke set; their prefixes must differ from "s" and from each other."""
     from PIL import Image
 
     from stepeval.runs import atomic_write_text
@@ -348,8 +351,12 @@ def write_smoke_benchmark(out_dir: str | Path, n: int = 16, seed: int = SMOKE_SE
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sets = [(n, seed, "s"), *also]
+    prefixes = [p for _, _, p in sets]
+    if len(set(prefixes)) != len(prefixes) or not all(p.isalpha() for p in prefixes):
+        raise ValueError(f"synthetic sets need distinct alphabetic name prefixes, got {prefixes}")
     labels = {}
-    for name, scene in smoke_scenes(n, seed):
+    for name, scene in (item for k, sd, p in sets for item in smoke_scenes(k, sd, p)):
         first = to_uint8(render_frame(scene, 0))
         Image.fromarray(first).save(out / f"{name}.png", optimize=True)
         atomic_write_text(out / f"{name}.txt", scene.prompt_zh)
@@ -358,6 +365,8 @@ def write_smoke_benchmark(out_dir: str | Path, n: int = 16, seed: int = SMOKE_SE
             write_video(out / ".truth" / f"{name}.mp4", render(scene), FPS)
     meta = {"world": "stepeval.benchmark.synthetic", "world_version": WORLD_VERSION, "seed": seed, "n": n,
             "size": SIZE, "frames": FRAMES, "fps": FPS, "items": labels}
+    if also:
+        meta["sets"] = [{"n": k, "seed": sd, "prefix": p} for k, sd, p in sets]
     atomic_write_text(out / LABELS_FILE, json.dumps(meta, indent=1, ensure_ascii=False, sort_keys=True))
     return out
 

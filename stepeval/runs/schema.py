@@ -59,11 +59,39 @@ class SubsetConfig(_Strict):
         return cls.model_validate(subset.to_dict())
 
 
+class SyntheticSet(_Strict):
+    """A further set of synthetic scenes in the same benchmark folder, named PREFIX000, PREFIX001, ..."""
+
+    n: PositiveInt = Field(description="Number of scenes.")
+    seed: int = Field(description="Seed of the scenes (keep it apart from training and validation).")
+    prefix: str = Field(pattern=r"^[a-rt-zA-Z][a-zA-Z]*$", description="Item-name prefix (letters; the main set's is 's').")
+
+
 class SyntheticBenchmark(_Strict):
     """The synthetic smoke world, written deterministically into RUN/benchmark/."""
 
     n: PositiveInt = Field(16, description="Number of scenes.")
     seed: int = Field(SMOKE_SEED, description="Seed of the scenes (the smoke set's by default).")
+    also: list[SyntheticSet] = Field(default_factory=list, description="Further sets in the same folder, e.g. a larger held-out set.")
+
+
+class AblationQuestion(_Strict):
+    """One design question, answered by the interval of variant minus reference on one metric."""
+
+    question: str = Field(description="In plain words, e.g. 'frame replacement keeps the first frame better'.")
+    variant: str = Field(description="Model family (a config tag without its motion_score sweep).")
+    metric: str = Field(description="A per-video metric of the run, or motion_spearman (motion control).")
+    reference: str | None = Field(None, description="Family to compare with (default: the ablation's reference).")
+    higher_is_better: bool = Field(True, description="Which side of zero answers 'yes'.")
+
+
+class AblationConfig(_Strict):
+    """A design ablation over the run's model families (stepeval.ablation)."""
+
+    reference: str = Field(description="The family every variant is compared with.")
+    variants: list[str] = Field(description="Families compared with the reference on every metric.")
+    questions: list[AblationQuestion] = Field(default_factory=list, description="Plain-language questions and the metric that answers each.")
+    bootstrap: PositiveInt = Field(2000, description="Cluster-bootstrap resamples of items.")
 
 
 class BenchmarkConfig(_Strict):
@@ -166,6 +194,7 @@ class RunConfig(_Strict):
     vbench_view: bool = Field(True, description="Write RUN/vbench/, a VBench custom-input view of the videos.")
     metrics: dict[str, dict[str, Any] | None] = Field(default_factory=dict, description="Metric name -> settings (`stepeval score --list-metrics`).")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Options of the report.")
+    ablation: AblationConfig | None = Field(None, description="Compare model families on every metric and answer design questions (RUN/ablation/).")
 
     @model_validator(mode="before")
     @classmethod

@@ -45,16 +45,19 @@ def train_tiny(
     train_clips: Annotated[Optional[int], typer.Option("--train-clips", help="Training clips encoded for the DiT (default: the recipe's).")] = None,
     eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Sample and score held-out items every N DiT steps.")] = None,
     vae_subject_weight: Annotated[Optional[float], typer.Option("--vae-subject-weight", help="Weight of the VAE's MSE over the subject's pixels alone (default: the recipe's).")] = None,
+    variant: Annotated[str, typer.Option("--variant", help="How the DiT takes the first image: concat (the shipped model), frame_replace, both (the last two also train for joint guidance).")] = "concat",
+    vae_from: Annotated[Optional[Path], typer.Option("--vae-from", help="Reuse this tiny checkpoint's VAE (skips the VAE stages), e.g. generators/stepvideo/weights/tiny.")] = None,
 ) -> None:
     """Write a checkpoint folder loadable as `stepvideo-ti2v-tiny --set model_dir=OUT`."""
-    from generators.stepvideo.tiny.train import TinyRecipe, train_tiny as run_training
+    from generators.stepvideo.tiny.train import TinyRecipe, train_tiny as run_training, variant_recipe
 
     _check_out(out)  # an hour of training must not end at the first write
-    recipe = TinyRecipe(seed=seed, threads=threads)
+    recipe = variant_recipe(variant, TinyRecipe(seed=seed, threads=threads))
     overrides = {"vae_steps": vae_steps, "dit_steps": dit_steps, "train_clips": train_clips, "eval_every": eval_every,
                  "vae_subject_weight": vae_subject_weight}
     recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
-    report = run_training(out, recipe, log=lambda m: console.print(f"{time.strftime('%H:%M:%S')} {m}", markup=False, highlight=False))
+    report = run_training(out, recipe, log=lambda m: console.print(f"{time.strftime('%H:%M:%S')} {m}", markup=False, highlight=False),
+                          vae_from=vae_from)
     final = report["final_eval"]
     typer.echo(f"checkpoint: {out} (on the smoke set: first-frame PSNR {final['first_frame_psnr']} dB, motion "
                f"Spearman {final['motion_spearman']}, direction accuracy {final['direction_accuracy']}; guidance "

@@ -34,6 +34,7 @@ def _shipped_defaults(model_dir: Path) -> dict:
 
 class StepVideoTI2VTiny(StepVideoTI2V):
     name = "stepvideo-ti2v-tiny"
+    default_dir = DEFAULT_DIR
     # The synthetic world it was trained on; a checkpoint's model_index.json may refine it.
     capabilities = Capabilities(
         sizes=((world.SIZE, world.SIZE),), frame_counts=(world.FRAMES,), fps=world.FPS, request_params=PER_REQUEST,
@@ -42,8 +43,9 @@ class StepVideoTI2VTiny(StepVideoTI2V):
     def __init__(self, model_dir: str | Path | None = None, *, steps: int | None = None,
                  cfg_scale: float | None = None, time_shift: float | None = None, motion_score: float = 5.0,
                  magic_prompts: bool = False, negative_prompt: str = "", image_latent: str = "mean",
-                 official_crop: bool = False, vae_tile: int | None = None, verbose: bool = False):
-        root = Path(model_dir) if model_dir else DEFAULT_DIR
+                 official_crop: bool = False, vae_tile: int | None = None, guidance: str = "text",
+                 verbose: bool = False):
+        root = Path(model_dir) if model_dir else self.default_dir
         shipped = _shipped_defaults(root)
         super().__init__(
             model_dir=root, dtype="float32", offload="none",
@@ -53,7 +55,8 @@ class StepVideoTI2VTiny(StepVideoTI2V):
             cfg_scale=float(cfg_scale if cfg_scale is not None else shipped.get("cfg_scale", 3.0)),
             time_shift=float(time_shift if time_shift is not None else shipped.get("time_shift", 3.0)),
             motion_score=motion_score, negative_prompt=negative_prompt, magic_prompts=magic_prompts,
-            official_crop=official_crop, vae_tile=vae_tile, image_latent=image_latent, verbose=verbose)
+            official_crop=official_crop, vae_tile=vae_tile, image_latent=image_latent, guidance=guidance,
+            verbose=verbose)
 
     def load(self, device: str = "auto") -> None:
         if self.pipeline is not None:
@@ -68,3 +71,19 @@ class StepVideoTI2VTiny(StepVideoTI2V):
         # A few MB of weights and 48 tokens: no memory plan needed (the official planner assumes
         # the Step-LLM/CLIP text stack this preset does not have).
         return None
+
+
+class StepVideoTI2VTinyFrameReplace(StepVideoTI2VTiny):
+    """The tiny model with STIV's frame replacement instead of channel concatenation (same VAE, data,
+    seed and steps as the shipped one; `stepeval train-tiny --variant frame_replace`)."""
+
+    name = "stepvideo-ti2v-tiny-frame-replace"
+    default_dir = DEFAULT_DIR.parent / "tiny-frame-replace"
+
+
+class StepVideoTI2VTinyBoth(StepVideoTI2VTiny):
+    """The tiny model with channel concatenation and frame replacement together
+    (`stepeval train-tiny --variant both`)."""
+
+    name = "stepvideo-ti2v-tiny-both"
+    default_dir = DEFAULT_DIR.parent / "tiny-both"

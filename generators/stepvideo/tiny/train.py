@@ -56,7 +56,7 @@ from stepeval.benchmark import synthetic as world
 from stepeval.metrics.synthetic import judge_direction, scene_subject_fidelity
 from stepeval.stats import spearman
 
-from .. import sampler
+from .. import image_conditioning, sampler
 from ..config import DiTConfig, VAEConfig
 from ..dit import StepVideoModel
 from ..pipeline import to_uint8 as frames_to_uint8
@@ -73,11 +73,12 @@ def tiny_vae_config() -> VAEConfig:
                      spatial_compression=8)
 
 
-def tiny_dit_config() -> DiTConfig:
+def tiny_dit_config(image_conditioning: str = "concat") -> DiTConfig:
     # Width 128 (4 heads of 32, RoPE split 16/8/8 like the official 64/32/32) >> an 8-channel token;
     # 3 x 8 x 8 = 192 tokens per clip.
     return DiTConfig(num_attention_heads=4, attention_head_dim=32, in_channels=8, out_channels=8,
-                     num_layers=4, caption_channels=(64, 32), rope_split=(16, 8, 8))
+                     num_layers=4, caption_channels=(64, 32), rope_split=(16, 8, 8),
+                     image_conditioning=image_conditioning)
 
 
 @dataclass
@@ -101,17 +102,17 @@ class TinyRecipe:
     # changed the later latents by a quarter of their size, and the DiT, busy re-generating the
     # copied appearance, sampled near-static clips at every motion score.
     vae_later_latent_penalty: float = 1e-2
-    # MSE over the subject's pixels alone (normalised by its area), on top of the whole-frame loss.
-    # The shipped VAE maps red, green and blue subjects on one background to latents 0.6-0.8 apart
-    # (white vs yellow: 6), so red and blue subjects decode purple: the subject is 2-5 % of the pixels
-    # and a wrong colour there moves the frame's loss less than the background's texture does.
-    # Measured (benchmarks/RESULTS.md): 300 frame-only steps at weight 1 keep the named colour on 26
-    # of 46 held-out first frames instead of 7, PSNR unchanged; at 3 and 10 the background suffers.
-    # The whole recipe at weight 2 kept colour on 13 of 16 smoke clips (8 before) but its
-    # reconstructions lost the motion (direction 4/16, Spearman 0.37 instead of 0.98, first-frame
-    # PSNR 24.1): the term crowds out the temporal ones. 0 reproduces the shipped checkpoint; the
-    # balance that keeps both is still to be found.
-    vae_subject_weight: float = 0.0
+    # MSE over the subject's pixels alone (normalised by its area), on top of the whole-frame loss,
+    # on the single-frame steps only. The subject is 2-5 % of the pixels, so without it a wrong
+    # subject colour moves the frame's loss less than the background's texture does: the VAE trained
+    # without the term maps red, green and blue subjects on one background to latents 0.6-0.8 apart
+    # (white vs yellow: 6), and red and blue subjects decode purple. Measured (benchmarks/RESULTS.md):
+    # 300 frame-only steps at weight 1 keep the named colour on 26 of 46 held-out first frames
+    # instead of 7, PSNR unchanged; at 3 and 10 the background suffers. On the clip steps too (weight 2)
+    # it kept colour on 13 of 16 smoke clips but the reconstructions lost the motion (direction 4/16,
+    # Spearman 0.37 instead of 0.98): with gradients clipped at norm 1 it crowds out the
+    # frame-difference terms, which only the clip steps carry.
+    vae_subject_weight: float = 1.0
     vae_lr: float = 3e-3
     vae_kl: float = 1e-5  # KL to N(0, 1): keeps the posterior narrow but defined
     vae_mean_penalty: float = 1e-3  # keeps latents near unit scale (there is no latent scale factor)
@@ -154,6 +155,11 @@ class TinyRecipe:
     dit_later_frame_weight: float = 8.0
     ema: float = 0.998
     text_dropout: float = 0.1  # empty prompt, for classifier-free guidance
+    # How the DiT takes the first image (image_conditioning.MODES; the shipped model: "concat").
+    image_conditioning: str = "concat"
+    # Share of samples trained without the text and the image together, which joint guidance's
+    # unconditional branch needs (0: the shipped model, trained for text guidance only).
+    image_dropout: float = 0.0
     train_shift: float = 3.0  # t = 1 - shift(u): more training steps near the noise end, like sampling
     speed_word_noise: float = 0.7  # the amount of motion must come from the motion score
     # sampling defaults shipped with the checkpoint (and used by the evaluation)
@@ -240,9 +246,10 @@ def reconstruction_loss(y: torch.Tensor, x: torch.Tensor, recipe: TinyRecipe, la
     """MSE + 0.2 L1 with frame 0 weighted up, plus (clips) the MSE of consecutive-frame differences:
     per-pixel MSE barely notices a sub-pixel shift of a smooth shape, its temporal difference does.
     lag_weight adds the MSE of differences `vae_lag` frames apart, the pairs the motion score compares.
-    subject ([B, 1, T, H, W] coverage in [0, 1]) adds `vae_subject_weight` x the MSE over the
-    subject's pixels alone, normalised by its area: the subject is a few percent of a frame, so the
-    whole-frame error barely changes when its colour goes wrong."""
+    subject ([B, 1, 1, H, W] coverage in [0, 1]) adds, on single frames, `vae_subject_weight` x the
+    MSE over the subject's pixels alone, normalised by its area: the subject is a few percent of a
+    frame, so the whole-frame error barely changes when its colour goes wrong. Clips do without it
+    (see `TinyRecipe.vae_subject_weight`)."""
     w = torch.ones(1, 1, x.shape[2], 1, 1, dtype=x.dtype)
     w[:, :, 0] = recipe.vae_first_frame_weight
     err = y - x
@@ -252,7 +259,7 @@ def reconstruction_loss(y: torch.Tensor, x: torch.Tensor, recipe: TinyRecipe, la
     lag = recipe.vae_lag
     if lag_weight and x.shape[2] > lag:
         loss = loss + lag_weight * F.mse_loss(y[:, :, lag:] - y[:, :, :-lag], x[:, :, lag:] - x[:, :, :-lag])
-    if subject is not None and recipe.vae_subject_weight:
+    if subject is not None and recipe.vae_subject_weight and x.shape[2] == 1:
         loss = loss + recipe.vae_subject_weight * (err.pow(2) * subject).sum() / (subject.sum() * x.shape[1] + 1.0)
     return loss
 
@@ -419,13 +426,6 @@ class TextStack:
         return y, full_mask, clip
 
 
-def condition_from_latents(latents: torch.Tensor) -> torch.Tensor:
-    """[first-frame latent, zeros...]: exactly what the pipeline builds from the input image."""
-    cond = torch.zeros_like(latents)
-    cond[:, 0] = latents[:, 0]
-    return cond
-
-
 def sample_t(n: int, shift: float, gen: torch.Generator) -> torch.Tensor:
     u = torch.rand(n, generator=gen)
     return 1.0 - shift * u / (1.0 + (shift - 1.0) * u)
@@ -450,7 +450,9 @@ def train_dit(data: LatentSet, vae: StepVideoVAE, recipe: TinyRecipe, log: Log,
               evaluate: Callable[[StepVideoModel, TextStack, int], dict] | None = None):
     torch.manual_seed(recipe.seed + 1)
     gen = torch.Generator().manual_seed(recipe.seed + 2)
-    dit = StepVideoModel(tiny_dit_config())
+    dit_config = tiny_dit_config(recipe.image_conditioning)
+    mode = dit_config.image_conditioning
+    dit = StepVideoModel(dit_config)
     tokenizer = PhraseTokenizer(phrase_book())
     text_enc = TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
     text = TextStack(text_enc, tokenizer)
@@ -469,16 +471,23 @@ def train_dit(data: LatentSet, vae: StepVideoVAE, recipe: TinyRecipe, log: Log,
         motion = data.motion[idx]
         lang = torch.rand(recipe.dit_batch, generator=gen)
         drop = torch.rand(recipe.dit_batch, generator=gen) < recipe.text_dropout
+        with_image = torch.ones(recipe.dit_batch, dtype=torch.bool)
+        if recipe.image_dropout:  # drawn only when used: the shipped recipe's random stream is unchanged
+            with_image = torch.rand(recipe.dit_batch, generator=gen) >= recipe.image_dropout
+            drop = drop | ~with_image
         prompts = ["" if drop[b] else data.prompts[int(i)][0 if lang[b] < 0.5 else 1] for b, i in enumerate(idx)]
         x0 = torch.randn(x1.shape, generator=gen)
         t = sample_t(recipe.dit_batch, recipe.train_shift, gen)
         tb = t.view(-1, 1, 1, 1, 1)
         xt = tb * x1 + (1 - tb) * x0  # t = 0 noise, t = 1 data (the sampler's convention)
         y, mask, clip = text(prompts)
-        v = dit(xt, y, clip, timestep=t, encoder_attention_mask=mask, motion_score=motion,
-                condition_hidden_states=condition_from_latents(x1))
+        hidden, cond = image_conditioning.branch_inputs(xt, x1[:, :1], mode, with_image)
+        v = dit(hidden, y, clip, timestep=t, encoder_attention_mask=mask, motion_score=motion,
+                condition_hidden_states=cond)
         err = (v - (x1 - x0)).pow(2)
         err[:, 1:] = err[:, 1:] * recipe.dit_later_frame_weight
+        if image_conditioning.replaces_frame(mode):  # a replaced frame is given, not predicted
+            err[:, :1] = err[:, :1] * image_conditioning.frame_zero_loss_weight(mode, with_image).view(-1, 1, 1, 1, 1)
         loss = err.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -493,13 +502,13 @@ def train_dit(data: LatentSet, vae: StepVideoVAE, recipe: TinyRecipe, log: Log,
             history.append(entry)
             log(f"dit {entry}")
         if evaluate is not None and ((step + 1) % recipe.eval_every == 0 or step + 1 == recipe.dit_steps):
-            eval_dit, eval_text = StepVideoModel(tiny_dit_config()), TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
+            eval_dit, eval_text = StepVideoModel(dit_config), TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
             ema_dit.copy_to(eval_dit)
             ema_text.copy_to(eval_text)
             result = {"step": step + 1, **evaluate(eval_dit.eval(), TextStack(eval_text.eval(), tokenizer), step + 1)}
             evals.append(result)
             log(f"eval {result}")
-    final_dit, final_text = StepVideoModel(tiny_dit_config()), TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
+    final_dit, final_text = StepVideoModel(dit_config), TinyTextEncoder(tokenizer.size, *dit.config.caption_channels)
     ema_dit.copy_to(final_dit)
     ema_text.copy_to(final_text)
     info = {"history": history, "evals": evals, "seconds": time.perf_counter() - t0,
@@ -513,21 +522,25 @@ def train_dit(data: LatentSet, vae: StepVideoVAE, recipe: TinyRecipe, log: Log,
 
 @torch.no_grad()
 def sample_video(dit: StepVideoModel, vae: StepVideoVAE, text: TextStack, prompt: str, first: torch.Tensor,
-                 motion_score: float, seed: int, steps: int, time_shift: float, cfg_scale: float) -> np.ndarray:
-    """One clip with the generator's sampler (sampler.py): uint8 (T, H, W, 3)."""
-    latent0 = vae.encode(first[None, None]).mode()  # [1, 1, C, h, w]
-    frames_lat = StepVideoVAE.latent_frames(world.FRAMES)
-    cond = torch.cat([latent0, torch.zeros(1, frames_lat - 1, *latent0.shape[2:])], dim=1)
-    guidance = sampler.uses_guidance(cfg_scale)
-    y, mask, clip = text([prompt, ""] if guidance else [prompt])
+                 motion_score: float, seed: int, steps: int, time_shift: float, cfg_scale: float,
+                 guidance: str = "text") -> np.ndarray:
+    """One clip with the generator's sampler and image conditioning (sampler.py,
+    image_conditioning.py), as the pipeline samples it: uint8 (T, H, W, 3)."""
+    image = vae.encode(first[None, None]).mode()  # [1, 1, C, h, w]
+    mode = dit.config.image_conditioning
+    shape = (1, StepVideoVAE.latent_frames(world.FRAMES), *image.shape[2:])
+    use_cfg = sampler.uses_guidance(cfg_scale)
+    y, mask, clip = text([prompt, ""] if use_cfg else [prompt])
+    with_image = torch.tensor([True, image_conditioning.check_guidance(guidance) == "text"][: 2 if use_cfg else 1])
+    noise = sampler.initial_noise(shape, seed)
 
     def velocity(x, t):
-        b = 2 if guidance else 1
-        v = dit(x.expand(b, -1, -1, -1, -1), y, clip, timestep=t, encoder_attention_mask=mask,
-                motion_score=motion_score, condition_hidden_states=cond.expand(b, -1, -1, -1, -1))
-        return sampler.guided(*v.chunk(2), cfg_scale) if guidance else v
+        hidden, cond = image_conditioning.branch_inputs(x.expand(len(with_image), -1, -1, -1, -1), image, mode, with_image)
+        v = dit(hidden, y, clip, timestep=t, encoder_attention_mask=mask, motion_score=motion_score,
+                condition_hidden_states=cond)
+        v = sampler.guided(*v.chunk(2), cfg_scale) if use_cfg else v
+        return image_conditioning.pin_first_frame(v, image, noise, mode)
 
-    noise = sampler.initial_noise(tuple(cond.shape), seed)
     latents = sampler.euler_sample(velocity, noise, sampler.flow_sigmas(steps, time_shift), torch.float32)
     return frames_to_uint8(vae.decode(latents)[0])
 
@@ -539,7 +552,7 @@ def validation_scenes(recipe: TinyRecipe, n: int) -> list[tuple[str, world.Scene
 @torch.no_grad()
 def evaluate_samples(dit, vae, text: TextStack, recipe: TinyRecipe, n_items: int | None = None,
                      scores: tuple[float, ...] | None = None, cfg_scale: float | None = None,
-                     scenes: list[tuple[str, world.Scene]] | None = None) -> dict:
+                     scenes: list[tuple[str, world.Scene]] | None = None, guidance: str | None = None) -> dict:
     """First-frame PSNR, Spearman(requested, measured motion), direction accuracy on held-out items
     (default: the smoke set, the test set; training-time checks pass the validation scenes).
     Direction accuracy counts every item, push-in / pull-out included, and requires the subject to
@@ -557,7 +570,7 @@ def evaluate_samples(dit, vae, text: TextStack, recipe: TinyRecipe, n_items: int
             first = _to_tensor(first_u8[None])[0]
             for s in scores:
                 frames = sample_video(dit, vae, text, scene.prompt_zh, first, s, seed=1000 + k, steps=recipe.steps,
-                                      time_shift=recipe.time_shift, cfg_scale=cfg_scale)
+                                      time_shift=recipe.time_shift, cfg_scale=cfg_scale, guidance=guidance or "text")
                 psnrs.append(psnr(_to_tensor(frames[:1])[0], first))
                 m = clip_motion_score(frames, Path(tmp))
                 requested.append(s)
@@ -600,15 +613,41 @@ def select_guidance(dit, vae, text: TextStack, recipe: TinyRecipe, log: Log) -> 
 # The whole run
 # ------------------------------------------------------------------------------------------------
 
-def train_tiny(out_dir: str | Path, recipe: TinyRecipe | None = None, log: Log = print) -> dict:
-    """VAE, then DiT, then the checkpoint folder (hub layout) with training.json. Returns the report."""
-    from .weights import save_tiny_checkpoint
+# Design variants of the DiT (`stepeval train-tiny --variant`), trained like the shipped model; the
+# frame-replacement ones also learn the image-and-text-dropped samples joint guidance needs.
+VARIANTS: dict[str, dict] = {
+    "concat": {},
+    "frame_replace": {"image_conditioning": "frame_replace", "image_dropout": 0.1},
+    "both": {"image_conditioning": "both", "image_dropout": 0.1},
+}
+
+
+def variant_recipe(variant: str, recipe: TinyRecipe | None = None) -> TinyRecipe:
+    from stepeval.errors import UserError
+
+    if variant not in VARIANTS:
+        raise UserError(f"unknown variant {variant!r}", hint=f"one of {', '.join(VARIANTS)}")
+    return dataclasses.replace(recipe or TinyRecipe(), **VARIANTS[variant])
+
+
+def train_tiny(out_dir: str | Path, recipe: TinyRecipe | None = None, log: Log = print,
+               vae_from: str | Path | None = None) -> dict:
+    """VAE, then DiT, then the checkpoint folder (hub layout) with training.json. Returns the report.
+
+    `vae_from` (a tiny checkpoint folder) reuses that checkpoint's finished VAE: the VAE stages are
+    skipped, and a DiT trained on it sees the latents the checkpoint's own DiT saw (its encoder was
+    frozen after the first stage; the folder stores it in fp16, so up to that rounding), so design
+    variants differ in the DiT alone."""
+    from .weights import load_vae_folder, save_tiny_checkpoint
 
     recipe = recipe or TinyRecipe()
     torch.set_num_threads(recipe.threads)
     started, cpu_started = time.perf_counter(), time.process_time()
     log(f"recipe {json.dumps(recipe.to_dict())}")
-    vae, vae_info = train_vae(recipe, log)
+    if vae_from is None:
+        vae, vae_info = train_vae(recipe, log)
+    else:
+        vae, vae_info = load_vae_folder(vae_from), {"from": str(vae_from), "seconds": 0.0}
     vae_info["reconstruction"] = reconstruction_check(vae)
     log(f"vae reconstructions of the held-out clips {vae_info['reconstruction']}")
     data = encode_training_set(vae, recipe, log)
@@ -619,7 +658,7 @@ def train_tiny(out_dir: str | Path, recipe: TinyRecipe | None = None, log: Log =
         return evaluate_samples(dit, vae, text, recipe, scenes=monitor)
 
     dit, text, dit_info = train_dit(data, vae, recipe, log, evaluate=evaluate)
-    finetune_info = finetune_decoder(vae, recipe, log) if recipe.vae_finetune_steps else {}
+    finetune_info = finetune_decoder(vae, recipe, log) if recipe.vae_finetune_steps and vae_from is None else {}
     if finetune_info:
         finetune_info["reconstruction"] = reconstruction_check(vae)
         log(f"vae reconstructions after the decoder fine-tune {finetune_info['reconstruction']}")

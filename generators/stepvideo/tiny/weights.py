@@ -97,6 +97,15 @@ def _load_weights(path: Path) -> dict:
     return {k: v.float() for k, v in load_file(str(path)).items()}
 
 
+def load_vae_folder(model_dir: str | Path) -> StepVideoVAE:
+    """The VAE of a tiny checkpoint folder alone (fp32), e.g. to train a DiT variant on it."""
+    root = Path(model_dir)
+    if not (root / "vae").is_dir():
+        raise UserError("no vae/ folder: not a tiny checkpoint", path=root,
+                        hint="pass a folder written by `stepeval train-tiny` (e.g. generators/stepvideo/weights/tiny)")
+    return load_vae(root / "vae", torch.float32).eval()
+
+
 def load_tiny_checkpoint(model_dir: str | Path | None = None) -> TinyParts:
     root = Path(model_dir) if model_dir else DEFAULT_DIR
     if not root.is_dir():
