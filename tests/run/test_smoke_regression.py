@@ -47,15 +47,20 @@ def test_smoke_run_matches_the_committed_baseline(smoke_run):
     assert acceptance.motion_floor_failures(summary) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped tiny checkpoint loses red and blue subjects' colour in its VAE "
-                                       "(8 of 16 smoke items keep it) and with it direction on items whose subject "
-                                       "fades; docs/tiny-model.md. Strict: a retrained checkpoint that passes turns "
-                                       "this red until the mark is removed.")
 def test_smoke_run_keeps_the_subject(smoke_run):
-    """The subject's colour and shape in frame 0 and direction with the subject present: the floors
-    the shipped checkpoint must reach (generators/stepvideo/tiny/acceptance.py)."""
+    """The subject's colour and shape in frame 0: the floors the shipped checkpoint must reach
+    (generators/stepvideo/tiny/acceptance.py); the checkpoint before the VAE's subject term failed them."""
     run_dir, _, _ = smoke_run
-    assert acceptance.floor_failures(run_summary(Run.open(run_dir))) == []
+    assert acceptance.subject_floor_failures(run_summary(Run.open(run_dir))) == []
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped tiny model follows no push-in or pull-out (0 of 12 zoom videos "
+                                       "of the smoke set; 34 of 36 others): direction pooled 0.71 against the 0.8 "
+                                       "floor; docs/tiny-model.md. Strict: a checkpoint that passes turns this red "
+                                       "until the mark is removed.")
+def test_smoke_run_follows_the_asked_direction_with_the_subject_present(smoke_run):
+    run_dir, _, _ = smoke_run
+    assert acceptance.direction_floor_failures(run_summary(Run.open(run_dir))) == []
 
 
 def test_real_benchmark_sample_matches_its_baseline(tmp_path, capsys, step_eval_root):

@@ -86,6 +86,20 @@ def test_smoke_benchmark_folder_reads_with_the_folder_loader(tmp_path):
     assert (out / "s003.png").read_bytes() == (again / "s003.png").read_bytes()
 
 
+def test_further_sets_share_the_folder_under_their_own_names(tmp_path):
+    out = world.write_smoke_benchmark(tmp_path / "two", n=4, also=((3, 777001, "h"),))
+    loaded = load_benchmark(out)
+    assert sorted(loaded.ids) == ["h000", "h001", "h002", "s000", "s001", "s002", "s003"]
+    meta = json.loads((out / world.LABELS_FILE).read_text(encoding="utf-8"))
+    assert meta["sets"] == [{"n": 4, "seed": world.SMOKE_SEED, "prefix": "s"}, {"n": 3, "seed": 777001, "prefix": "h"}]
+    # The main set is the same scenes as on its own; the further set is other scenes.
+    alone = world.write_smoke_benchmark(tmp_path / "one", n=4)
+    assert (out / "s002.png").read_bytes() == (alone / "s002.png").read_bytes()
+    assert meta["items"]["h000"]["seed"] != meta["items"]["s000"]["seed"]
+    with pytest.raises(ValueError, match="distinct"):
+        world.write_smoke_benchmark(tmp_path / "clash", n=2, also=((2, 1, "s"),))
+
+
 def test_camera_parser_reads_the_world_camera_phrases():
     expected = {"pan_left": "pan_left", "pan_right": "pan_right", "pan_up": "tilt_up", "pan_down": "tilt_down",
                 "zoom_in": "zoom_in", "zoom_out": "zoom_out", "static": "static"}

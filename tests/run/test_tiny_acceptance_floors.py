@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from generators.stepvideo.tiny import acceptance
+
+PURPLE = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-purple-subjects-summary.json"
 
 
 def _summary(colour=1.0, shape=1.0, direction=0.9, psnr=26.0, rho=0.85, motion=(4.0, 7.0, 12.0)) -> dict:
@@ -34,3 +39,11 @@ def test_each_floor_is_enforced():
     missing = _summary()
     del missing[f"{acceptance.setting_tags()[0]}/synthetic/subject_colour_kept"]
     assert any("None" in f for f in acceptance.floor_failures(missing))
+
+
+def test_the_checkpoint_that_turned_red_and_blue_purple_fails_on_the_subject_and_passes_the_motion_floors():
+    # Its real smoke-run summary: the older checks (PSNR, motion control) pass, the subject floors do not.
+    summary = json.loads(PURPLE.read_text(encoding="utf-8"))["metrics"]
+    assert acceptance.motion_floor_failures(summary) == []
+    failures = acceptance.subject_floor_failures(summary)
+    assert sum("subject_colour_kept" in f for f in failures) == 3

@@ -28,19 +28,26 @@ def setting_tags(family: str = FAMILY) -> list[str]:
 
 def floor_failures(summary: dict[str, float], family: str = FAMILY) -> list[str]:
     """Every floor the summary misses, as a sentence; empty when the model passes."""
-    return subject_floor_failures(summary, family) + motion_floor_failures(summary, family)
+    return (subject_floor_failures(summary, family) + direction_floor_failures(summary, family)
+            + motion_floor_failures(summary, family))
 
 
 def subject_floor_failures(summary: dict[str, float], family: str = FAMILY) -> list[str]:
-    """The picture kept: the subject's colour and shape in frame 0, direction with the subject present."""
+    """The picture kept: the subject's colour and shape in frame 0."""
     failures = []
-    tags = setting_tags(family)
-    for tag in tags:
+    for tag in setting_tags(family):
         for metric, floor in SUBJECT_FLOORS.items():
             value = summary.get(f"{tag}/{metric}")
             if value is None or not value >= floor:
                 failures.append(f"{tag}/{metric} = {value} (floor {floor})")
-    directions = [summary.get(f"{tag}/{METRIC_DIRECTION}") for tag in tags]
+    return failures
+
+
+def direction_floor_failures(summary: dict[str, float], family: str = FAMILY) -> list[str]:
+    """The prompt's direction followed with the subject present, pooled over the settings (push-in
+    and pull-out items count like the others)."""
+    failures = []
+    directions = [summary.get(f"{tag}/{METRIC_DIRECTION}") for tag in setting_tags(family)]
     if any(d is None for d in directions):
         failures.append(f"{family}: direction_match missing for some setting")
     elif sum(directions) / len(directions) < POOLED_DIRECTION_FLOOR:

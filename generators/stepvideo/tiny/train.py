@@ -111,7 +111,10 @@ class TinyRecipe:
     # instead of 7, PSNR unchanged; at 3 and 10 the background suffers. On the clip steps too (weight 2)
     # it kept colour on 13 of 16 smoke clips but the reconstructions lost the motion (direction 4/16,
     # Spearman 0.37 instead of 0.98): with gradients clipped at norm 1 it crowds out the
-    # frame-difference terms, which only the clip steps carry.
+    # frame-difference terms, which only the clip steps carry. On single frames at weight 1 the
+    # whole stage ends at first-frame PSNR 28.4 dB (25.4 without the term), every smoke clip's
+    # colour and direction kept in the reconstructions (8/16 and 14/16 without), Spearman(true,
+    # reconstructed motion) 0.95 (0.98 without).
     vae_subject_weight: float = 1.0
     vae_lr: float = 3e-3
     vae_kl: float = 1e-5  # KL to N(0, 1): keeps the posterior narrow but defined
