@@ -71,8 +71,16 @@ def test_list_models_shows_class_capabilities_of_both_step_video_models(monkeypa
     monkeypatch.setenv("COLUMNS", "300")
     assert main(["generate", "--list-models"]) == 0
     out = capsys.readouterr().out
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in out.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip()}
+    rows: dict[str, list[str]] = {}
+    name = None
+    for line in out.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells[0]:
+            name, rows[cells[0]] = cells[0], cells[1:]
+        elif name:  # a cell wrapped onto the next line
+            rows[name] = [f"{a} {b}".strip() for a, b in zip(rows[name], cells[1:])]
     assert rows["stepvideo-ti2v"][:3] == ["544x992, 992x544", "102, 51, 17", "25"]
     assert rows["stepvideo-ti2v-tiny"][:3] == ["64x64", "17", "8"]
     for name in ("stepvideo-ti2v", "stepvideo-ti2v-tiny"):
