@@ -16,8 +16,9 @@ of that item, the difference is variant minus reference over the items both have
 resample draws items (all of an item's videos together). Motion control (Spearman of requested vs
 measured motion score over a family's videos) is a family-level statistic; its difference is
 re-computed on every resample of items. A verdict is "yes" when the interval lies wholly on the
-better side of zero, "no" when wholly on the worse side (the reverse holds), and "cannot tell at
-n = N" otherwise.
+better side of zero, "no" when wholly on the worse side (the reverse holds), "no difference" when
+the two agree on every item (the interval is the single point 0), and "cannot tell at n = N"
+otherwise.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Comparison:
     def verdict(self, higher_is_better: bool = True) -> str:
         if not (math.isfinite(self.low) and math.isfinite(self.high)):
             return f"cannot tell (n = {self.items})"
+        if self.low == self.high == 0:  # every resample the same: the two agree on every item
+            return f"no difference on any of the {self.items} items"
         better = self.low > 0 if higher_is_better else self.high < 0
         worse = self.high < 0 if higher_is_better else self.low > 0
         return "yes" if better else "no" if worse else f"cannot tell at n = {self.items}"

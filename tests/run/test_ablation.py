@@ -109,5 +109,7 @@ def test_a_verdict_says_yes_only_when_the_interval_is_on_the_better_side(low, wi
     worse = low + width < 0 if higher else low > 0
     assert (verdict == "yes") == better
     assert (verdict == "no") == worse
-    assert verdict.startswith("cannot tell") == (not better and not worse)
+    same = low == 0 and width == 0
+    assert verdict.startswith("no difference") == same
+    assert verdict.startswith("cannot tell") == (not better and not worse and not same)
     assert Comparison("v", "r", "m", 0, 0, math.nan, math.nan, math.nan, 0).verdict(higher).startswith("cannot tell")
