@@ -1,6 +1,6 @@
 """`annotate import`'s one validator: a judgments file is imported exactly or refused whole.
 
-One test per finding of issue 16 ("Judgments"), each failing on the import as it was, then a
+One test per way an import could flip or lose judgments, each failing on the import as it was, then a
 property-based test: random files (JSONL and CSV, shuffled, rows in every view, models either way
 round, fields missing, conflicting or malformed) are either imported exactly (what export gives back
 is what the file said) or refused whole, naming the file and the line, with the store unchanged.
