@@ -142,8 +142,8 @@ def test_train_tiny_passes_its_options_to_the_recipe(tmp_path, monkeypatch, caps
 
     seen = {}
 
-    def fake_train(out, recipe, log):
-        seen.update(out=Path(out), recipe=recipe)
+    def fake_train(out, recipe, log, vae_from=None):
+        seen.update(out=Path(out), recipe=recipe, vae_from=vae_from)
         log("started")
         return {"final_eval": {"first_frame_psnr": 30.0, "motion_spearman": 0.9, "direction_accuracy": 1.0, "cfg_scale": 1.5}}
 
@@ -158,4 +158,9 @@ def test_train_tiny_passes_its_options_to_the_recipe(tmp_path, monkeypatch, caps
     assert r.vae_batch == train.TinyRecipe().vae_batch  # what was not given keeps the recipe's value
     assert f"checkpoint: {out}" in capsys.readouterr().out
     assert main(["train-tiny"]) == 0 and seen["out"] == Path("weights/stepvideo-ti2v-tiny")
-    assert seen["recipe"] == train.TinyRecipe()
+    assert seen["recipe"] == train.TinyRecipe() and seen["vae_from"] is None
+    shipped = tmp_path / "shipped"
+    assert main(["train-tiny", "--variant", "frame_replace", "--vae-from", str(shipped), "--out", str(out)]) == 0
+    assert seen["vae_from"] == shipped and seen["recipe"] == train.variant_recipe("frame_replace")
+    assert seen["recipe"].image_conditioning == "frame_replace" and seen["recipe"].image_dropout > 0
+    assert main(["train-tiny", "--variant", "prefix", "--out", str(out)]) == 2  # a clear refusal, nothing trained
