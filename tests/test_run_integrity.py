@@ -129,7 +129,10 @@ def test_ctrl_c_during_scoring_keeps_what_was_scored_and_the_rerun_finishes(tmp_
     total = 16
     argv = [sys.executable, "-m", "stepeval.cli.main", "score", str(run_dir), "--metrics", "motion_score", "--workers", "1"]
     master, slave = pty.openpty()  # a terminal, so the progress bar is live as a user sees it
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env={**os.environ, "COLUMNS": "120"})
+    # A user's terminal delivers Ctrl-C to a process whose SIGINT is the default; a test runner started
+    # in the background by a shell without job control inherits it ignored, so the child gets it back.
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env={**os.environ, "COLUMNS": "120"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(slave)
     seen, done = b"", 0
     deadline = time.monotonic() + 240
