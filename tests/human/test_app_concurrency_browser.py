@@ -87,7 +87,8 @@ async def judge_queue(browser, base: str, token: str, keys: list[str], out: Anno
     try:
         page = await ctx.new_page()
         await sign_in(page, base, token)
-        await page.get_by_text("Item 1 of").wait_for(timeout=WAIT_MS)
+        # Eight browsers start and sign in together: the first page waits for all of them to launch.
+        await page.get_by_text("Item 1 of").wait_for(timeout=2 * WAIT_MS)
         if start is not None:
             await start.wait()  # everyone on their first item: from here all submit at once
         for n, item_keys in enumerate(keys):
