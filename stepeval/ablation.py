@@ -33,6 +33,7 @@ import pandas as pd
 
 from stepeval.generation.tags import requested_value, tag_family
 from stepeval.metrics import motion, synthetic
+from stepeval.metrics.calibration import MOTION_CONTROL
 from stepeval.metrics.common import MODEL_ITEM, latest_scores
 from stepeval.runs import Run, atomic_write_text
 from stepeval.stats import spearman
@@ -40,7 +41,6 @@ from stepeval.stats.bootstrap import resample_counts
 from stepeval.stats.intervals import percentile_interval
 
 SWEPT = "motion_score"
-MOTION_CONTROL = "motion_spearman"  # Spearman(requested, measured motion score) over a family's videos
 
 #: What the table compares, in this order (each metric's owner names it).
 METRICS: tuple[str, ...] = (
@@ -188,11 +188,12 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_ablation(run: Run, spec, out_dir: Path | None = None, *, n_resamples: int = 2000, seed: int = 0) -> Path:
-    """RUN/ablation/ablation.json and ablation.md; returns the markdown's path."""
+def write_ablation(run: Run, spec, out_dir: Path | None = None, *, n_resamples: int = 2000, seed: int = 0
+                   ) -> tuple[Path, dict]:
+    """RUN/ablation/ablation.json and ablation.md; returns the markdown's path and the result."""
     result = run_ablation(run, spec, n_resamples=n_resamples, seed=seed)
     out = Path(out_dir) if out_dir else run.root / "ablation"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "ablation.json", json.dumps(result, indent=1, default=float))
     atomic_write_text(out / "ablation.md", to_markdown(result))
-    return out / "ablation.md"
+    return out / "ablation.md", result

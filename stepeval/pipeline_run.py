@@ -158,9 +158,8 @@ def run_pipeline(config_path: Path, *, console: Console | None = None, run_dir: 
 def _ablation(cfg: RunConfig, run: Run, console: Console) -> Path:
     from stepeval.ablation import write_ablation
 
-    path = write_ablation(run, cfg.ablation, n_resamples=cfg.ablation.bootstrap, seed=cfg.report.seed or 0)
-    answers = json.loads((path.parent / "ablation.json").read_text(encoding="utf-8"))["answers"]
-    for a in answers:
+    path, result = write_ablation(run, cfg.ablation, n_resamples=cfg.ablation.bootstrap, seed=cfg.report.seed or 0)
+    for a in result["answers"]:
         console.print(f"[bold]{a['question']}[/]: {a['verdict']} ({a['metric']}: {a['variant']} - {a['reference']} = "
                       f"{a['difference']:.3g} [{a['low']:.3g}, {a['high']:.3g}], {a['items']} items)")
     console.print(f"ablation: {path}")
@@ -268,7 +267,7 @@ def _nan_none(value: Any):
 def run_summary(run: Run) -> dict[str, float]:
     """The numbers a regression check compares: per model tag, the mean of each metric over its
     videos, and for model families with a motion_score sweep, Spearman(requested, measured)."""
-    from stepeval.metrics.calibration import run_calibration
+    from stepeval.metrics.calibration import MOTION_CONTROL, run_calibration
     from stepeval.metrics.common import MODEL_ITEM
 
     scores = run.scores.latest(("model_tag", "item_id", "sample", "metric"))
@@ -287,7 +286,7 @@ def run_summary(run: Run) -> dict[str, float]:
     _, families = run_calibration(run, "motion_score")
     for row in families.itertuples():
         if row.levels > 1:
-            out[f"{row.family}/motion_spearman"] = round(float(row.rho_measured), 4)
+            out[f"{row.family}/{MOTION_CONTROL}"] = round(float(row.rho_measured), 4)
     return out
 
 

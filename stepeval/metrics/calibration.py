@@ -21,6 +21,8 @@ from stepeval.runs import Run
 from stepeval.stats import spearman
 
 MEASURED = "motion_score"
+# Spearman(requested, measured motion score) over a family's videos: the name run summaries and ablations give it
+MOTION_CONTROL = "motion_spearman"
 DYNAMIC = "vbench_i2v/dynamic_degree"
 
 

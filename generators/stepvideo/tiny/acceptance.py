@@ -10,6 +10,7 @@ blue subject purple: 8 of 16 smoke items kept) fails them by far.
 
 from __future__ import annotations
 
+from stepeval.metrics.calibration import MOTION_CONTROL
 from stepeval.metrics.motion import METRIC as MOTION
 from stepeval.metrics.synthetic import METRIC_COLOUR_KEPT, METRIC_DIRECTION, METRIC_PSNR, METRIC_SHAPE_KEPT
 
@@ -67,7 +68,7 @@ def motion_floor_failures(summary: dict[str, float], family: str = FAMILY) -> li
     motion = [summary.get(f"{tag}/{MOTION}") for tag in tags]
     if any(m is None for m in motion) or not all(a < b for a, b in zip(motion, motion[1:])):
         failures.append(f"{family}: mean motion score not increasing over {MOTION_SCORES}: {motion}")
-    rho = summary.get(f"{family}/motion_spearman")
+    rho = summary.get(f"{family}/{MOTION_CONTROL}")
     if rho is None or not rho >= SPEARMAN_FLOOR:
-        failures.append(f"{family}/motion_spearman = {rho} (floor {SPEARMAN_FLOOR})")
+        failures.append(f"{family}/{MOTION_CONTROL} = {rho} (floor {SPEARMAN_FLOOR})")
     return failures
