@@ -44,7 +44,8 @@ def render(store: AnnotationStore, ident: Identity) -> None:
     study = store.study(ident.study_id)
     st.header(f"Study {study.id}")
     st.markdown(f"Run **{study.run_name}** · model A **{study.model_a}** vs model B **{study.model_b}** · "
-                f"{len(study.item_ids)} items · overlap {study.overlap} · {study.gold_per_annotator} gold item(s) per annotator · seed {study.seed}")
+                f"{len(study.item_ids)} items · overlap {study.overlap} · {study.gold_per_annotator} gold item(s) per annotator · seed {study.seed}  \n"
+                f"Protocol **{study.protocol.name}** ({study.protocol.title}): {', '.join(d.title for d in study.dimensions)}")
     progress = store.progress(study.id)
     frame = store.judgments_frame(study.id)
     total, done = int(progress["tasks"].sum()), int(progress["done"].sum())

@@ -1,4 +1,5 @@
-"""The annotator's page: input image and prompt, two blinded videos, three Left/Tie/Right answers."""
+"""The annotator's page: the prompt (and the input image, when the study's template shows one), two
+blinded videos, one Left/Tie/Right answer per dimension of the study."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def _video_path(store: AnnotationStore, run_root: Path | None, task: TaskInfo, t
     return video_path(root, tag, task.item_id)
 
 
+def _show_prompt(prompt: str) -> None:
+    st.markdown("**Prompt**")
+    st.markdown(f"<div lang='zh' style='font-size:1.35rem;line-height:1.6'>{_escape(prompt)}</div>", unsafe_allow_html=True)
+
+
 def _show_video(path: Path) -> None:
     try:
         st.video(media.video_bytes(path), format="video/mp4", loop=True, muted=True)
@@ -42,7 +48,7 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
     st.html(media.PAGE_JS, unsafe_allow_javascript=True)
     study = store.study(ident.study_id)
     if not ident.tutorial_done and not st.session_state.get("tutorial_seen"):
-        if render_tutorial(study.dimensions):
+        if render_tutorial(study.dimensions, study.protocol):
             store.mark_tutorial_done(ident.annotator_id)
             st.session_state["tutorial_seen"] = True
             st.rerun()
@@ -79,15 +85,17 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
     # page's script compares it with the answer block before a key may act (media.PAGE_JS).
     caption = f"Item {idx + 1} of {len(queue)}" + (" · answered before: changing it keeps a record of both" if task.answer else "")
     st.caption(caption + media.item_marker(task.id, len(study.dimensions), state.next_render()), unsafe_allow_html=True)
-    top = st.columns([1, 2])
-    with top[0]:
-        if item.image_path and Path(item.image_path).is_file():
-            st.image(media.image_bytes(Path(item.image_path)), caption="Input image")
-        else:
-            st.warning("The input image is not available.")
-    with top[1]:
-        st.markdown("**Prompt**")
-        st.markdown(f"<div lang='zh' style='font-size:1.35rem;line-height:1.6'>{_escape(item.prompt)}</div>", unsafe_allow_html=True)
+    if study.protocol.shows_image:
+        top = st.columns([1, 2])
+        with top[0]:
+            if item.image_path and Path(item.image_path).is_file():
+                st.image(media.image_bytes(Path(item.image_path)), caption="Input image")
+            else:
+                st.warning("The input image is not available.")
+        with top[1]:
+            _show_prompt(item.prompt)
+    else:  # text-to-video: the prompt is all the videos were made from
+        _show_prompt(item.prompt)
     left, right = st.columns(2)
     with left:
         st.markdown("**Left**")
@@ -129,7 +137,8 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
         # render the next item (instead of a run to store and a second run to show the result).
         st.button("Submit & next", key="submit", type="primary", on_click=_submit,
                   args=(store, ident, task.id, [d.name for d in study.dimensions], [d.title for d in study.dimensions], idx, submission_id))
-    _warm_next(store, queue, idx)
+    if study.protocol.shows_image:
+        _warm_next(store, queue, idx)
 
 
 # Items whose input image is made ready while the current one is judged. Two: a fast annotator

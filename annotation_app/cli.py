@@ -19,6 +19,7 @@ from stepeval.cli.options import Aspect, Domain, Ids, PresentOnly, Sample, Seed,
 from stepeval.errors import UserError
 from stepeval.human import AnnotationStore, create_study_from_run, export_judgments, import_judgments
 from stepeval.human.db import describe
+from stepeval.human.dimensions import PROTOCOLS
 from stepeval.human.io import FORMATS, VIEWS, read_judgments_text
 from stepeval.runs import Run
 
@@ -52,6 +53,7 @@ def create_study(
     study_seed: Annotated[int, typer.Option("--study-seed", help="Seed of the left/right swaps, queue orders and gold picks.")] = 0,
     annotator: Annotated[Optional[list[str]], typer.Option("--annotator", help="Add an annotator now (repeatable); tokens are printed once.")] = None,
     exclude_missing: Annotated[bool, typer.Option("--exclude-missing", help="Leave out items lacking a video or image instead of refusing.")] = False,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help=f"The study's questions: {', '.join(PROTOCOLS)} (default: the run's task; {'; '.join(f'{p.name}: {len(p.dimensions)} dimensions' for p in PROTOCOLS.values())}).")] = None,
     domain: Domain = None,
     aspect: Aspect = None,
     ids: Ids = None,
@@ -65,9 +67,10 @@ def create_study(
     store = _store(run, db)
     subset = build_subset(domain, aspect, ids, sample, seed, present_only)
     sid, admin_token = create_study_from_run(store, r, model_a, model_b, subset=subset, study_id=study_id, overlap=overlap,
-                                             gold_per_annotator=gold, seed=study_seed, exclude_missing=exclude_missing)
+                                             gold_per_annotator=gold, seed=study_seed, exclude_missing=exclude_missing, protocol=protocol)
     info = store.study(sid)
-    console.print(f"created study [bold]{escape(sid)}[/] in {escape(describe(store.url))}: {len(info.item_ids)} items, overlap {overlap}, {gold} gold per annotator")
+    console.print(f"created study [bold]{escape(sid)}[/] in {escape(describe(store.url))}: {len(info.item_ids)} items, overlap {overlap}, {gold} gold per annotator", soft_wrap=True)
+    console.print(f"protocol {info.protocol.name}: {escape(', '.join(d.title for d in info.dimensions))}", soft_wrap=True)
     excluded = (info.benchmark or {}).get("excluded_items") or []
     if excluded:
         console.print(f"[yellow]left out {len(excluded)} item(s) without videos or image:[/] {escape(', '.join(excluded))}")
@@ -151,11 +154,12 @@ def status(run: RunArg, study: StudyOpt = None, db: DbOpt = None, as_json: Annot
     stored = store.count_judgments(sid)
     current = store.count_judgments(sid, include_superseded=False)
     if as_json:
-        out = {"study_id": sid, "model_a": info.model_a, "model_b": info.model_b, "items": len(info.item_ids), "overlap": info.overlap,
+        out = {"study_id": sid, "protocol": info.protocol.name, "dimensions": [d.name for d in info.dimensions],
+               "model_a": info.model_a, "model_b": info.model_b, "items": len(info.item_ids), "overlap": info.overlap,
                "judgments_stored": stored, "tasks_answered": current, "annotators": json.loads(progress.to_json(orient="records"))}
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"{sid}: {info.model_a} (A) vs {info.model_b} (B), {len(info.item_ids)} items, overlap {info.overlap}")
+    table = Table(title=f"{sid}: {info.model_a} (A) vs {info.model_b} (B), {len(info.item_ids)} items, overlap {info.overlap}, protocol {info.protocol.name}")
     for col in ("annotator", "done", "tasks", "gold", "median s/item", "last activity", "revoked"):
         table.add_column(col)
     for r in progress.itertuples():

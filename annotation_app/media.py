@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -110,13 +111,17 @@ def item_marker(task_id: str, dimensions: int, render: int) -> str:
     return f'<span hidden data-stepeval-item="{html.escape(task_id)}" data-stepeval-dims="{dimensions}" data-stepeval-run="{render}"></span>'
 
 
+# Keys per dimension, in the order Left, Tie, Right: 1-9 for the first three (a TI2V study's), Q W E
+# for a fourth (a T2V study's). C and R are reserved by Streamlit, B goes back.
+ANSWER_KEYS: tuple[tuple[str, str, str], ...] = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("Q", "W", "E"))
+
 # Runs in the page itself (st.html is not iframed), installed once per page.
 #
 # Videos: links the two players (play, pause and seek on one apply to the other; Space toggles
 # both; it re-attaches as Streamlit replaces the videos on the next item).
 #
-# Keys: 1-9 choose answers (dimension (k-1)//3, option Left/Tie/Right (k-1)%3, by clicking the
-# radio option as a mouse would), Enter submits, B goes back. Streamlit redraws a page element by
+# Keys: ANSWER_KEYS choose answers (row n: dimension n, Left/Tie/Right, by clicking the radio
+# option as a mouse would), Enter submits, B goes back. Streamlit redraws a page element by
 # element: after a submit the next item's caption and videos are on screen while the previous
 # item's answers are still there, marked stale, for a few hundred milliseconds (seconds under load).
 # The script hides answer widgets keyed to another item than the caption's, and a key acts only
@@ -145,6 +150,15 @@ PAGE_JS = """
   }
   setInterval(attach, 300);
 
+  const ANSWER_KEYS = __ANSWER_KEYS__;  // Left, Tie, Right of dimension 1, then of dimension 2, ...
+  // The answer a key chooses (-1: none). Keys 1-9 are always taken on an item page, as they always
+  // were; a further row only when the item on screen has that many dimensions.
+  function answerIndex(key) {
+    const k = key.length === 1 ? ANSWER_KEYS.indexOf(key.toUpperCase()) : -1;
+    const mark = document.querySelector("[data-stepeval-item]");
+    const dims = mark ? Number(mark.dataset.stepevalDims) : 0;
+    return k >= 0 && k < 3 * Math.max(dims, 3) ? k : -1;
+  }
   const HOLD_MS = 20000;   // how long a key waits for the answers of the item on screen (a loaded server is slow)
   const SENT_MS = 30000;   // a submit the server never answers stops holding keys back
   const queue = [];        // keys waiting for their item's answers: {item, key, at}
@@ -192,15 +206,15 @@ PAGE_JS = """
     clearTimeout(el.hideTimer);
     el.hideTimer = setTimeout(() => { el.style.display = "none"; }, 4000);
   }
-  const label = (key) => (key === "Enter" ? "Enter" : "key " + key);
+  const label = (key) => (key === "Enter" ? "Enter" : "key " + key.toUpperCase());
 
   function act(a, key) {
     if (key === "Enter") {
       a.submit.click();  // the click guard below records the submit
       return;
     }
-    const k = Number(key) - 1;
-    const group = a.groups[Math.floor(k / 3)];
+    const k = answerIndex(key);
+    const group = k >= 0 ? a.groups[Math.floor(k / 3)] : null;
     const option = group && group.querySelectorAll('[data-testid="stRadioOption"] input')[k % 3];
     if (option) option.click();
   }
@@ -262,7 +276,7 @@ PAGE_JS = """
       if (!e.repeat) back();
       return;
     }
-    if ((/^[1-9]$/.test(e.key) || e.key === "Enter") && isItemPage()) {
+    if ((answerIndex(e.key) >= 0 || e.key === "Enter") && isItemPage()) {
       // Enter on a focused button of this page (a guideline) is that button's; focus left on a
       // button of the page before (the tutorial's Start) or on Back must not turn Enter into it.
       if (e.key === "Enter" && t && t.tagName === "BUTTON" && t.isConnected && fresh(t) && !t.closest(".st-key-submit, .st-key-back")) return;
@@ -303,3 +317,4 @@ PAGE_JS = """
 })();
 </script>
 """
+PAGE_JS = PAGE_JS.replace("__ANSWER_KEYS__", json.dumps("".join("".join(row) for row in ANSWER_KEYS)))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from stepeval.human import Dimension
+from annotation_app.media import ANSWER_KEYS
+from stepeval.human import Dimension, StudyProtocol
 
-# Keys per dimension, in the order Left, Tie, Right (C and R are reserved by Streamlit).
-SHORTCUTS = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"))
+# Keys per dimension, in the order Left, Tie, Right (owned by the page's key handler).
+SHORTCUTS = ANSWER_KEYS
 
 
 def shortcuts_markdown(dimensions) -> str:
@@ -18,18 +19,29 @@ def shortcuts_markdown(dimensions) -> str:
     return "\n".join(lines)
 
 
-def render_tutorial(dimensions: tuple[Dimension, ...]) -> bool:
+_COUNTS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
+def _what_you_see(shows_image: bool) -> str:
+    if shows_image:
+        return ("For each item you see an **input image**, a **prompt** (what should happen), and two videos made "
+                "from that image, **Left** and **Right**, by two different methods in a random order.")
+    return ("For each item you see a **prompt** (what the video should show) and two videos made from that prompt "
+            "alone, **Left** and **Right**, by two different methods in a random order. There is no input image: "
+            "judge the videos against the prompt and against each other.")
+
+
+def render_tutorial(dimensions: tuple[Dimension, ...], protocol: StudyProtocol) -> bool:
     """Returns True when the annotator is ready to start."""
     st.header("Welcome: how this works")
     st.markdown(
-        "For each item you see an **input image**, a **prompt** (what should happen), and two videos made "
-        "from that image, **Left** and **Right**, by two different methods in a random order. Watch both "
+        _what_you_see(protocol.shows_image) + " Watch both "
         "(they play in sync and loop), then say for each question which video is better, or **Tie** when "
         "neither is clearly better. Judge each question on its own. If a video is broken, tick "
         "**cannot judge** and submit. You can go back and change an answer at any time; your progress is "
         "saved after every item, so you can stop and come back later with the same token."
     )
-    st.subheader("The three questions")
+    st.subheader(f"The {_COUNTS.get(len(dimensions), len(dimensions))} questions")
     for dim in dimensions:
         st.markdown(f"**{dim.title}**: {dim.question}  \n{dim.guideline}")
     st.subheader("Keyboard shortcuts")

@@ -20,6 +20,15 @@ and the presets below are the same class with a model's native settings filled i
     cogvideox-i2v       CogVideoXImageToVideoPipeline    480x720, 49 frames, 8 fps
     ltx-video-i2v       LTXImageToVideoPipeline          480x704 buckets, 161 frames, 24 fps
 
+and their text-to-video halves (a prompt alone; the first native size, landscape, unless asked):
+
+    wan2.1-t2v          WanPipeline                      720x1280 (also 480x832), 81 frames, 16 fps
+    wan2.2-t2v-a14b     WanPipeline                      720x1280, 81 frames, 16 fps, 40 steps,
+                                                         guidance 4.0 high noise / 3.0 low noise
+    hunyuanvideo-t2v    HunyuanVideoPipeline             720x1280, 129 frames, 24 fps
+    cogvideox-t2v       CogVideoXPipeline                480x720, 49 frames, 8 fps
+    ltx-video-t2v       LTXPipeline                      480x704, 161 frames, 24 fps
+
 The request is bound onto the class's `__call__` by reading its signature (generators.diffusers_call):
 a pipeline that cannot take what the request needs (an image, a size, a seed) is refused with the
 class, the argument and the fix. Each preset maps the request to its model's native size (the bucket
@@ -94,6 +103,8 @@ class DiffusersVideo:
     default_steps = 50
     default_guidance: float | None = 5.0
     default_negative_prompt: str | None = None
+    # Further __call__ arguments a preset fixes (a user's call_kwargs override them)
+    default_call_kwargs: dict[str, Any] = {}
     capabilities = Capabilities(request_params=SAMPLING_PARAMS)
 
     def __init__(
@@ -128,7 +139,7 @@ class DiffusersVideo:
         self.context_parallel = ContextParallel.parse(context_parallel)
         self.attention_backend = attention_backend
         self.pipe = pipeline  # a ready pipeline object (tests, notebooks); else loaded from `model`
-        self.call_kwargs = dict(call_kwargs or {})  # anything else the pipeline's __call__ takes
+        self.call_kwargs = {**self.default_call_kwargs, **(call_kwargs or {})}  # anything else the pipeline's __call__ takes
         self.device = "cpu"
         self._signature: CallSignature | None = None
         if fps is not None:
@@ -336,6 +347,7 @@ class Wan22I2VA14B(DiffusersVideo):
     value sweeps both. 720p (also trained at 480p: --set height=480 --set width=832)."""
 
     name = "wan2.2-i2v-a14b"
+    one_transformer = "wan2.1-i2v"  # what to use for a folder without the two experts
     pipeline_class = "WanImageToVideoPipeline"
     default_model = "Wan-AI/Wan2.2-I2V-A14B-Diffusers"
     default_steps = 40
@@ -349,7 +361,7 @@ class Wan22I2VA14B(DiffusersVideo):
             raise UserError(
                 f"{self.model!r} is not a Wan 2.2 A14B folder: it has no transformer_2 / boundary_ratio (high- and low-noise experts)",
                 path=self.model if Path(str(self.model)).exists() else None,
-                hint="point model= at Wan-AI/Wan2.2-I2V-A14B-Diffusers, or use wan2.1-i2v (or `diffusers`) for a one-transformer Wan",
+                hint=f"point model= at {self.default_model}, or use {self.one_transformer} (or `diffusers`) for a one-transformer Wan",
             )
 
 
@@ -404,3 +416,60 @@ class LTXVideoI2V(DiffusersVideo):
     # Sides multiples of 32, frames 8k+1; its __call__ takes the fps as `frame_rate`.
     capabilities = Capabilities(sizes=((480, 704), (704, 480), (576, 576)), frame_counts=(161,), fps=24.0,
                                 request_params=SAMPLING_PARAMS, notes="diffusers; frames 8k+1")  # fmt: skip
+
+
+# Text-to-video halves of the same families: the same adapter with a class that takes no image, the
+# family's T2V weights and its native settings (Wan 2.2: wan/configs/wan_t2v_A14B.py, as above).
+
+_T2V = frozenset({T2V})
+
+
+class WanT2V(DiffusersVideo):
+    name = "wan2.1-t2v"
+    pipeline_class = "WanPipeline"
+    default_model = "Wan-AI/Wan2.1-T2V-14B-Diffusers"
+    default_guidance = 5.0
+    default_negative_prompt = WAN_NEGATIVE_PROMPT
+    capabilities = Capabilities(sizes=((720, 1280), (1280, 720), (480, 832), (832, 480)), frame_counts=(81,), fps=16.0,
+                                request_params=SAMPLING_PARAMS, tasks=_T2V, notes="diffusers; frames 4k+1; 480p: --set height=480 --set width=832")  # fmt: skip
+
+
+class Wan22T2VA14B(Wan22I2VA14B):
+    """Wan 2.2 T2V A14B: high- and low-noise 14B experts switched at boundary_ratio 0.875; 40 steps,
+    guidance 4.0 on the high-noise expert and 3.0 on the low-noise one (guidance_scale_2)."""
+
+    name = "wan2.2-t2v-a14b"
+    one_transformer = "wan2.1-t2v"
+    pipeline_class = "WanPipeline"
+    default_model = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
+    default_guidance = 4.0
+    default_call_kwargs = {"guidance_scale_2": 3.0}
+    capabilities = Capabilities(sizes=((720, 1280), (1280, 720), (480, 832), (832, 480)), frame_counts=(81,), fps=16.0,
+                                request_params=SAMPLING_PARAMS, tasks=_T2V, notes="diffusers; two transformers (MoE), frames 4k+1")  # fmt: skip
+
+
+class HunyuanVideoT2V(DiffusersVideo):
+    name = "hunyuanvideo-t2v"
+    pipeline_class = "HunyuanVideoPipeline"
+    default_model = "hunyuanvideo-community/HunyuanVideo"
+    default_guidance = 6.0  # embedded (distilled) guidance, as diffusers' default; true CFG off
+    capabilities = Capabilities(sizes=((720, 1280), (1280, 720)), frame_counts=(129,), fps=24.0,
+                                request_params=SAMPLING_PARAMS, tasks=_T2V, notes="diffusers; frames 4k+1")  # fmt: skip
+
+
+class CogVideoXT2V(DiffusersVideo):
+    name = "cogvideox-t2v"
+    pipeline_class = "CogVideoXPipeline"
+    default_model = "THUDM/CogVideoX-5b"
+    default_guidance = 6.0
+    capabilities = Capabilities(sizes=((480, 720),), frame_counts=(49,), fps=8.0,
+                                request_params=SAMPLING_PARAMS, tasks=_T2V, notes="diffusers; 720x480 only")  # fmt: skip
+
+
+class LTXVideoT2V(DiffusersVideo):
+    name = "ltx-video-t2v"
+    pipeline_class = "LTXPipeline"
+    default_model = "Lightricks/LTX-Video"
+    default_guidance = 3.0
+    capabilities = Capabilities(sizes=((480, 704), (704, 480)), frame_counts=(161,), fps=24.0,
+                                request_params=SAMPLING_PARAMS, tasks=_T2V, notes="diffusers; frames 8k+1")  # fmt: skip

@@ -1,5 +1,8 @@
 """Breakdowns of the pairwise results and of the per-video scores by domain, aspect, or taxonomy
-category (when a label file is given; an item with several categories counts in each)."""
+category (when a label file is given; an item with several categories counts in each).
+
+A Step-Video-T2V-Eval item's category is its domain, so "by domain" is the per-category breakdown of a
+text-to-video run; its items have no aspect, and `has_groups` says so."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports.items import item_meta  # noqa: F401  (re-exported: breakdowns group by it)
+from reports.judgments import ordered_dimensions, ordered_domains
 from reports.statistics import counts_by
 from reports.vbench_table import MODEL_ITEM, MOTION_METRIC, PREFIX, latest_scores
 from stepeval.metrics.aggregate import DIMENSION_KEYS
@@ -36,7 +40,25 @@ def pairwise_breakdown(resolved: pd.DataFrame, by: str, *, items: pd.DataFrame |
     grouped = _with_group(resolved, by, items, labels)
     if grouped.empty:
         return pd.DataFrame(columns=columns)
-    return counts_by(grouped, ("opponent", "dimension", "group"))[columns]
+    out = counts_by(grouped, ("opponent", "dimension", "group"))[columns]
+    # Rows in reading order: opponents as judged, dimensions in their template's order, groups in
+    # the report's domain order (or by name).
+    ranks = {
+        "opponent": {o: k for k, o in enumerate(pd.unique(out["opponent"]))},
+        "dimension": {d: k for k, d in enumerate(ordered_dimensions(out["dimension"]))},
+        "group": {g: k for k, g in enumerate(ordered_domains(out["group"]) if by == "domain" else sorted(set(out["group"]), key=str))},
+    }
+    return out.sort_values(list(ranks), key=lambda col: col.map(ranks[col.name]), kind="stable").reset_index(drop=True)
+
+
+def has_groups(by: str, resolved: pd.DataFrame, items: pd.DataFrame | None) -> bool:
+    """Whether any judged item has a `by` value (domain or aspect): a breakdown of only "(none)" says
+    nothing (text-to-video items have no aspect)."""
+    if by not in ("domain", "aspect") or resolved.empty:
+        return True
+    values = resolved[by] if by in resolved.columns else (
+        items.set_index("item_id")[by].reindex(resolved["item_id"]) if items is not None and by in items.columns else pd.Series(dtype=object))
+    return bool((values.fillna("").astype(str) != "").any())
 
 
 def score_breakdown(scores: pd.DataFrame | None, models: list[str], by: str, *, items: pd.DataFrame | None = None,

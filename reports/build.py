@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from reports import auto_judgments as auto_mod
-from reports import breakdowns, leaderboard, pairwise, statistics, vbench_table
+from reports import breakdowns, leaderboard, pairwise, statistics, vbench_t2v_table, vbench_table
 from reports import gallery as gallery_mod
 from reports import links as links_mod
 from reports import published as published_mod
@@ -31,6 +31,7 @@ from reports.render.html import render_page
 from reports.render.page import Block, Page, Section, slugify
 from reports.tables import ReportTable, fmt_interval, fmt_p, format_frame
 from stepeval import __version__
+from stepeval.benchmark.items import T2V
 from stepeval.errors import UserError
 from stepeval.human.dimensions import dimension_label
 
@@ -404,6 +405,8 @@ def _breakdown_tables(resolved: pd.DataFrame, inputs: ReportInputs, focal: str, 
     for by in bys:
         if by == "category" and inputs.labels is None:
             continue
+        if not breakdowns.has_groups(by, resolved, inputs.items):
+            continue
         bd = breakdowns.pairwise_breakdown(resolved, by, items=inputs.items, labels=inputs.labels)
         disp = pd.DataFrame({
             "Opponent": bd["opponent"], "Dimension": bd["dimension"].map(dimension_name),
@@ -443,22 +446,28 @@ def _score_breakdowns(inputs: ReportInputs) -> list[ReportTable]:
 
 
 def _vbench_section(inputs: ReportInputs, pub: published_mod.PublishedView | None = None) -> Section:
-    sec = Section("vbench", "Automatic evaluation: VBench-I2V and motion", intro=(
-        "The report's Table 3: the nine VBench-I2V dimensions (raw values x100) and the Quality, I2V and Total "
-        "scores of the VBench-I2V leaderboard formula. The best value of each row is in bold."))
     vb = vbench_table.build_vbench(inputs.scores, inputs.models)
-    have = vb.values[list(vbench_table.DIMENSION_KEYS)].notna().any(axis=1)
-    if not have.any():
-        sec.empty("No VBench-I2V scores in this run yet (run `stepeval score RUN --metrics vbench-i2v`).")
+    have_i2v = vb.values[list(vbench_table.DIMENSION_KEYS)].notna().any(axis=1).any()
+    if inputs.task == T2V and not have_i2v:  # VBench-I2V needs input images: this run has none
+        sec = Section("vbench", "Automatic evaluation: motion", intro=(
+            "The optical-flow motion score. VBench-I2V needs input images and this run's models were given prompts "
+            "alone; VBench's text-to-video dimensions have their own section when the run has them "
+            "(`stepeval score RUN --metrics vbench_t2v`)."))
     else:
-        display, data, bold, notes = vbench_table.table3(vb)
-        t3 = ReportTable("vbench", "Table 3: VBench-I2V scores per model tag", data, display, bold=bold,
-                         footnotes=notes, footer_rows=3, caption=(
-                             "A dimension is VBench's own per-model mean when stored, else the mean of the per-video "
-                             "values. Aggregates are never computed with a missing dimension."))
-        if pub is not None:
-            published_mod.add_to_table3(t3, pub)
-        sec.table(t3)
+        sec = Section("vbench", "Automatic evaluation: VBench-I2V and motion", intro=(
+            "The report's Table 3: the nine VBench-I2V dimensions (raw values x100) and the Quality, I2V and Total "
+            "scores of the VBench-I2V leaderboard formula. The best value of each row is in bold."))
+        if not have_i2v:
+            sec.empty("No VBench-I2V scores in this run yet (run `stepeval score RUN --metrics vbench-i2v`).")
+        else:
+            display, data, bold, notes = vbench_table.table3(vb)
+            t3 = ReportTable("vbench", "Table 3: VBench-I2V scores per model tag", data, display, bold=bold,
+                             footnotes=notes, footer_rows=3, caption=(
+                                 "A dimension is VBench's own per-model mean when stored, else the mean of the per-video "
+                                 "values. Aggregates are never computed with a missing dimension."))
+            if pub is not None:
+                published_mod.add_to_table3(t3, pub)
+            sec.table(t3)
     measured = vbench_table.motion_measured(inputs.scores, inputs.models)
     sweep = vbench_table.motion_sweep(vb, measured)
     if len(sweep):
@@ -487,6 +496,23 @@ def _vbench_section(inputs: ReportInputs, pub: published_mod.PublishedView | Non
                                         y_label="measured motion score (mean)",
                                         caption="Points are means over videos; bars span the quartiles."))
     _motion_range_table(sec, inputs)
+    return sec
+
+
+def _vbench_t2v_section(inputs: ReportInputs) -> Section | None:
+    """VBench's text-to-video dimensions and scores; only in reports of runs that have them."""
+    if not vbench_t2v_table.has_scores(inputs.scores):
+        return None
+    sec = Section("vbench-t2v", "Automatic evaluation: VBench (text-to-video)", intro=(
+        "VBench's 16 standard text-to-video dimensions (raw values x100) and the Quality, Semantic and Total "
+        "scores of its leaderboard formula. The best value of each row is in bold."))
+    vb = vbench_t2v_table.build_vbench_t2v(inputs.scores, inputs.models)
+    display, data, bold, notes = vbench_t2v_table.t2v_table(vb)
+    sec.table(ReportTable("vbench-t2v", "VBench (text-to-video) scores per model tag", data, display, bold=bold,
+                          footnotes=notes, footer_rows=3, caption=(
+                              "A dimension is the scorer's per-model mean when stored, else the mean of the per-video "
+                              "values. A group's score needs all of its dimensions and Total all 16; on one's own "
+                              "prompts VBench scores only its six custom-input dimensions.")))
     return sec
 
 
@@ -629,8 +655,10 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
     warnings = list(inputs.warnings)
     pub = _published_view(options, inputs)
     generated_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    index = Page("index.html", f"Evaluation report: {inputs.run_name}",
-                 subtitle="Step-Video-TI2V-Eval style evaluation: human pairwise judgments, leaderboard, VBench-I2V.")
+    subtitle = ("Step-Video-T2V-Eval style evaluation: human pairwise judgments, leaderboard, VBench (text-to-video)."
+                if inputs.task == T2V else
+                "Step-Video-TI2V-Eval style evaluation: human pairwise judgments, leaderboard, VBench-I2V.")
+    index = Page("index.html", f"Evaluation report: {inputs.run_name}", subtitle=subtitle)
     index.sections.append(_overview(inputs, warnings))
     index.sections.append(_run_items_section(inputs))
     human = inputs.judgments
@@ -723,6 +751,9 @@ def assemble_report(inputs: ReportInputs, options: ReportOptions | None = None) 
 
     # Automatic evaluation.
     index.sections.append(_vbench_section(inputs, pub))
+    t2v_sec = _vbench_t2v_section(inputs)
+    if t2v_sec is not None:
+        index.sections.append(t2v_sec)
     score_tables = _score_breakdowns(inputs)
     if score_tables:
         ssec = Section("score-breakdowns", "Scores by domain, aspect and category")

@@ -103,6 +103,11 @@ class Gallery:
     categories: list[str] = field(default_factory=list)
 
     @property
+    def text_only(self) -> bool:
+        """No item has an input image (a text-to-video run): nothing to show beside the prompt."""
+        return not any(it.get("image") for it in self.items)
+
+    @property
     def has_human(self) -> bool:
         return any(e[2] is not None for rows in self.judged.values() for e in rows)
 
@@ -288,6 +293,7 @@ def gallery_data(g: Gallery, media: dict[tuple[str, str], dict], images: dict[st
         "pairs": [[index[a], index[b]] for a, b in g.pairs],
         "families": [{**f, "models": [index[t] for t in f["models"]]} for f in g.families],
         "categories": g.categories,
+        "text_only": g.text_only,
         "items": items,
     }
 
@@ -395,4 +401,5 @@ def render_gallery(data: dict, settings: PreviewSettings) -> str:
         run_name=data["run"],
         generated_at=data["generated_at"],
         subtitle=MODE_NOTES[data["media"]].format(h=settings.max_height),
+        shown="prompt" if data.get("text_only") else "input image, prompt",
     )

@@ -12,6 +12,7 @@ from reports.items import item_meta
 from reports.judgments import empty_judgments, load_judgments, split_sources
 from reports.pairwise import excluded_videos, ok_videos
 from reports.taxonomy import load_labels
+from stepeval.benchmark.items import TI2V, resolve_task
 from stepeval.errors import UserError
 from stepeval.runs import Run
 from stepeval.runs.schema import RunConfig
@@ -35,6 +36,7 @@ class ReportInputs:
     warnings: list[str] = field(default_factory=list)
     run_dir: Path | None = None  # where the videos are (the gallery shows them)
     images: dict[str, Path] = field(default_factory=dict)  # item id -> input image, where present
+    task: str = TI2V  # what the run asked its models for (stepeval.benchmark.items.TASKS)
 
     def __post_init__(self) -> None:
         # Facts every pairwise table needs, computed once.
@@ -52,17 +54,19 @@ def _read_table(table) -> pd.DataFrame:
     return frame
 
 
-def _prompts(run: Run, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame, dict[str, Path]]:
-    """Prompts, domain/aspect and input images of the run's items (not the whole benchmark's)."""
+def _prompts(run: Run, warnings: list[str]) -> tuple[dict[str, str], pd.DataFrame, dict[str, Path], str]:
+    """Prompts, domain/aspect and input images of the run's items (not the whole benchmark's), and
+    the run's task."""
     try:
         loaded = run.load_items()
     except UserError as exc:
         warnings.append(f"Prompts are not shown: the benchmark named in run.yaml could not be read ({str(exc).splitlines()[0]}).")
-        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"]), {}
+        return {}, pd.DataFrame(columns=["item_id", "domain", "aspect"]), {}, resolve_task(run.config.task, TI2V)
     items = pd.DataFrame([{"item_id": it.id, "domain": it.domain, "aspect": it.aspect} for it in loaded.items],
                          columns=["item_id", "domain", "aspect"])
-    images = {it.id: Path(it.image_path) for it in loaded.items if it.image_path is not None}
-    return {it.id: it.prompt for it in loaded.items}, items, images
+    task = resolve_task(run.config.task, loaded.task)
+    images = {it.id: Path(it.image_path) for it in loaded.items if it.image_path is not None and task == TI2V}
+    return {it.id: it.prompt for it in loaded.items}, items, images, task
 
 
 def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, labels: str | Path | None = None) -> ReportInputs:
@@ -87,7 +91,7 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
         human, stored_auto = split_sources(raw, where=str(source))
     else:
         human, stored_auto = empty_judgments(), empty_judgments()
-    prompts, bench_items, images = _prompts(run, warnings)
+    prompts, bench_items, images, task = _prompts(run, warnings)
     items = item_meta(human, bench_items, generations, scores)
     label_frame = None
     if labels is not None:
@@ -103,5 +107,5 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
         run_name=run.name, models=models, generations=generations, scores=scores, judgments=human,
         stored_auto=stored_auto, items=items, prompts=prompts, labels=label_frame, config=run.config,
         annotations_source=str(source) if source is not None else "", warnings=warnings, run_dir=run.root,
-        images=images,
+        images=images, task=task,
     )

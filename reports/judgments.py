@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stepeval.errors import UserError
-from stepeval.human.dimensions import DIMENSION_NAMES, dimension_label
+from stepeval.human.dimensions import ALL_DIMENSION_NAMES, dimension_label
 from stepeval.human.schema import JUDGMENT_BOOL_COLUMNS, JUDGMENT_COLUMNS, JUDGMENT_TEXT_COLUMNS
 from stepeval.stats import encode_outcomes
 
@@ -49,8 +49,9 @@ def _distinct(values) -> set[str]:
 
 
 def ordered_dimensions(values) -> list[str]:
+    """The dimensions present, in their template's order (any template's), then unknown ones by name."""
     present = _distinct(values)
-    return [d for d in DIMENSION_NAMES if d in present] + sorted(present - set(DIMENSION_NAMES))
+    return [d for d in ALL_DIMENSION_NAMES if d in present] + sorted(present - set(ALL_DIMENSION_NAMES))
 
 
 def ordered_domains(values) -> list[str]:

@@ -264,8 +264,9 @@ def _page_focal(page: Page, default: str | None) -> tuple[str | None, str | None
 
 def videos_section(g: Gallery) -> Section:
     """The index page's way into the gallery."""
+    shown = "prompt" if g.text_only else "input image, prompt"
     sec = Section("videos", "Videos", intro=(
-        "Every item's input image, prompt and every model's video side by side, playing in step, with the per-video "
+        f"Every item's {shown} and every model's video side by side, playing in step, with the per-video "
         "metrics and, where people judged a pair, their labels. Numbers in the tables link to the videos behind them."))
     n_items, n_models = len(g.items), len(g.models)
     links = [(href(), "All items", f"{n_items} item(s) x {n_models} model(s)")]

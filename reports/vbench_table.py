@@ -42,19 +42,21 @@ def latest_scores(scores: pd.DataFrame | None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- per-model values
 
 
-def model_dimension_values(scores: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """Rows = models, columns = the nine dimension keys (raw values in [0, 1], NaN when missing),
-    plus ``videos`` (number of per-video ok values behind the means)."""
+def model_dimension_values(scores: pd.DataFrame, models: list[str], *, prefix: str = PREFIX,
+                           keys: tuple[str, ...] = DIMENSION_KEYS) -> pd.DataFrame:
+    """Rows = models, columns = the dimension keys (VBench-I2V's nine unless `prefix` and `keys`
+    name another VBench metric's; raw values in [0, 1], NaN when missing), plus ``videos`` (number of
+    per-video ok values behind the means)."""
     latest = latest_scores(scores)
-    vb = latest[latest["metric"].astype(str).str.startswith(PREFIX)]
-    vb = vb.assign(dimension=vb["metric"].str[len(PREFIX):])
-    vb = vb[vb["dimension"].isin(DIMENSION_KEYS)]
+    vb = latest[latest["metric"].astype(str).str.startswith(prefix)]
+    vb = vb.assign(dimension=vb["metric"].str[len(prefix):])
+    vb = vb[vb["dimension"].isin(keys)]
     ok = vb[(vb["status"] == "ok") & np.isfinite(pd.to_numeric(vb["value"], errors="coerce"))]
     per_model = ok[ok["item_id"] == MODEL_ITEM].pivot_table(index="model_tag", columns="dimension", values="value", aggfunc="last")
     per_video = ok[ok["item_id"] != MODEL_ITEM]
     means = per_video.pivot_table(index="model_tag", columns="dimension", values="value", aggfunc="mean")
     values = per_model.combine_first(means) if len(per_model) else means
-    values = values.reindex(index=models, columns=list(DIMENSION_KEYS))
+    values = values.reindex(index=models, columns=list(keys))
     videos = per_video.groupby("model_tag")["item_id"].nunique().reindex(models).fillna(0).astype(int)
     values["videos"] = videos
     return values
@@ -132,7 +134,7 @@ def protocol_notes(scores: pd.DataFrame | None, models: list[str]) -> list[str]:
     return out
 
 
-def _best_positions(frame: pd.DataFrame, row_keys: list[str], first_col: int) -> set[tuple[int, int]]:
+def best_positions(frame: pd.DataFrame, row_keys: list[str], first_col: int) -> set[tuple[int, int]]:
     marks = set()
     for r, key in enumerate(row_keys):
         row = pd.to_numeric(frame.loc[key], errors="coerce")
@@ -156,7 +158,7 @@ def table3(result: VBenchTable) -> tuple[pd.DataFrame, pd.DataFrame, set[tuple[i
     display = pd.DataFrame({"Dimension": names, "Group": groups})
     for m in models:
         display[m] = [("n/a" if pd.isna(v) else f"{v * 100:.2f}") for v in data[m]]
-    bold = _best_positions(data, keys, first_col=2)
+    bold = best_positions(data, keys, first_col=2)
     footnotes = []
     for model, why in result.refusals.items():
         footnotes.append(f"{model}: aggregates that need a missing dimension are not computed ({why}); "

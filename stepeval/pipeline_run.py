@@ -245,7 +245,8 @@ def _write_synthetic_judgments(run: Run) -> Path | None:
     if scores.empty:
         return None
     models = run.configured_tags()
-    frame = judge.pairwise_judgments(scores, synthetic.JUDGE_METRICS, models=models, run_name=run.name,
+    mapping = synthetic.TEXT_JUDGE_METRICS if synthetic.text_only(run) else synthetic.JUDGE_METRICS
+    frame = judge.pairwise_judgments(scores, mapping, models=models, run_name=run.name,
                                      margin=synthetic.JUDGE_MARGIN, study_id=synthetic.JUDGE_STUDY_ID,
                                      item_info=synthetic.judge_item_info)
     if frame.empty:
@@ -290,27 +291,34 @@ def run_summary(run: Run) -> dict[str, float]:
     return out
 
 
-def _headline_metrics() -> dict[str, str]:
-    """What `stepeval run` prints per model, when the run has it, with its column label: image
-    fidelity beside the subject's own colour and shape (whole-frame PSNR cannot see a small subject
-    change colour), stray content, direction and the amount of motion."""
+def _headline_metrics() -> dict[str, tuple[str, str]]:
+    """What `stepeval run` prints per model, when the run has it: metric -> (column label, what the
+    number is). Image fidelity beside the subject's own colour and shape (whole-frame PSNR cannot
+    see a small subject change colour), stray content, direction and the amount of motion; a
+    text-only run has the named colour instead of the picture's checks."""
     from stepeval.metrics import motion, synthetic
 
-    return {synthetic.METRIC_PSNR: "PSNR", synthetic.METRIC_COLOUR_KEPT: "colour", synthetic.METRIC_SHAPE_KEPT: "shape",
-            synthetic.METRIC_CLEAN: "clean", synthetic.METRIC_DIRECTION: "direction", motion.METRIC: "motion"}
+    return {synthetic.METRIC_PSNR: ("PSNR", "first-frame PSNR (dB)"),
+            synthetic.METRIC_COLOUR_KEPT: ("colour", "share keeping the subject's colour"),
+            synthetic.METRIC_SHAPE_KEPT: ("shape", "share keeping its shape"),
+            synthetic.METRIC_NAMED_COLOUR: ("named colour", "share showing the prompt's colour"),
+            synthetic.METRIC_CLEAN: ("clean", "clean content"),
+            synthetic.METRIC_DIRECTION: ("direction", "share following the prompt's direction with the subject present"),
+            motion.METRIC: ("motion", "motion score")}
 
 
 def headline_table(summary: dict[str, float]):
-    """A model x headline-metric frame of a run summary (None when the run has none of them)."""
+    """A model x headline-metric frame of a run summary and the columns' descriptions (None, "" when
+    the run has none of them)."""
     import pandas as pd
 
     labels = _headline_metrics()
     present = [m for m in labels if any(k.endswith("/" + m) for k in summary)]
     if not present:
-        return None
+        return None, ""
     tags = sorted({k[: -len(m) - 1] for k in summary for m in present if k.endswith("/" + m)})
-    rows = [{"model": tag, **{labels[m]: summary.get(f"{tag}/{m}", float("nan")) for m in present}} for tag in tags]
-    return pd.DataFrame(rows)
+    rows = [{"model": tag, **{labels[m][0]: summary.get(f"{tag}/{m}", float("nan")) for m in present}} for tag in tags]
+    return pd.DataFrame(rows), "; ".join(labels[m][1] for m in present)
 
 
 def check_against(summary: dict[str, float], baseline_path: Path) -> dict:

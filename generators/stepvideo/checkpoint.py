@@ -228,6 +228,11 @@ def dit_config_from_json(d: dict) -> DiTConfig:
     return DiTConfig(**kwargs)
 
 
+def checkpoint_task(model_dir: str | Path) -> str:
+    """"ti2v" or "t2v": what a hub-layout folder's DiT was built for, read from its config alone."""
+    return dit_config_from_json(_read_json(Path(model_dir) / "transformer" / "config.json")).task
+
+
 def dit_config_to_json(cfg: DiTConfig) -> dict:
     d = {"_class_name": "StepVideoModel"}
     d.update(dataclasses.asdict(cfg))

@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from stepeval.benchmark.items import T2V, TI2V
 from stepeval.errors import UserError
 
 
@@ -62,7 +63,7 @@ class DiTConfig:
     @property
     def task(self) -> str:
         """What the DiT is conditioned on: "ti2v" (text and the first image) or "t2v" (text alone)."""
-        return "ti2v" if self.use_additional_conditions else "t2v"
+        return TI2V if self.use_additional_conditions else T2V
 
     def validate(self) -> None:
         if sum(self.rope_split) != self.attention_head_dim or any(s % 2 for s in self.rope_split):

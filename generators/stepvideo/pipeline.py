@@ -1,6 +1,10 @@
-"""StepVideoTI2VPipeline: prompt + first image -> video frames, on one process or an sp x cfg grid.
+"""StepVideoPipeline: prompt (+ first image) -> video frames, on one process or an sp x cfg grid.
 
-Stages (each timed): text encode -> VAE encode of the first image -> flow-matching denoise ->
+One pipeline serves both released models; the DiT's config says which it is (`DiTConfig.task`):
+Step-Video-TI2V takes a prompt and a first image, Step-Video-T2V a prompt alone (no VAE encode,
+no image latent, no motion score, its own magic prompts).
+
+Stages (each timed): text encode -> VAE encode of the first image (TI2V) -> flow-matching denoise ->
 VAE decode (optionally tiled) -> clamp, uint8, optional official 540x960 centre crop. Writing the
 mp4 is left to the caller (the generation runner, or `parallel_run`), on global rank 0 only.
 """
@@ -16,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stepeval.benchmark.items import T2V, TI2V
 from stepeval.errors import UserError
 
 from . import conditioning, image_conditioning, memory, sampler
-from .text_conditioner import cfg_prompts
+from .text_conditioner import MAGIC_PROMPTS, cfg_prompts
+from .vae import official_norm_rounding as vae_numerics
 from .parallel import SINGLE, ParallelState, cfg_gather, check_degrees, sequence_parallel_forward
 
 log = logging.getLogger("stepeval.stepvideo")
@@ -29,7 +35,9 @@ OFFICIAL_CROP = (540, 960)  # landscape (height, width); portrait is the transpo
 
 @dataclass
 class TI2VSettings:
-    """Everything one video depends on besides the prompt and the image. Defaults are official."""
+    """Everything one video depends on besides the prompt and the image. Defaults are official
+    (Step-Video-TI2V's; a T2V generator sets its own). A T2V model ignores motion_score,
+    image_latent and guidance: it has no image and no motion embedder."""
 
     frames: int = 102
     height: int = 544
@@ -48,6 +56,10 @@ class TI2VSettings:
     # What the unconditional branch drops (image_conditioning.GUIDANCE): "text" (official) or
     # "joint" (the text and the image together; the model must have been trained for it)
     guidance: str = "text"
+    # "stepeval" or "official" (sampler.NUMERICS): "official" mirrors the upstream code's casts (fp32
+    # sigma grid, guidance combined in the model dtype, noise, image latent and VAE GroupNorm outputs
+    # rounded through bf16) to compare with an official run bit for bit
+    numerics: str = "stepeval"
 
     def validated(self, spatial_unit: int = 16, spatial_compression: int = 16
                   ) -> tuple["TI2VSettings", conditioning.VideoGeometry]:
@@ -57,6 +69,7 @@ class TI2VSettings:
         conditioning.check_motion_score(self.motion_score)
         conditioning.check_fps(self.fps)
         image_conditioning.check_guidance(self.guidance)
+        sampler.check_numerics(self.numerics)
         if self.image_latent not in ("sample", "mean"):
             raise UserError(f"image_latent must be 'sample' or 'mean', got {self.image_latent!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
@@ -66,9 +79,11 @@ class TI2VSettings:
                                             spatial_compression=spatial_compression)
         return TI2VSettings(**{**asdict(self), "height": geo.height, "width": geo.width}), geo
 
-    def prompts(self, prompt: str) -> tuple[str, str]:
-        """(cond, uncond) exactly as upstream builds them when magic prompts are on."""
-        cond, uncond = cfg_prompts([prompt], self.negative_prompt, self.magic_prompts)
+    def prompts(self, prompt: str, task: str = TI2V) -> tuple[str, str]:
+        """(cond, uncond) exactly as upstream builds them when magic prompts are on, with the magic
+        prompts of the `task`'s official pipeline."""
+        pos, neg = MAGIC_PROMPTS[task]
+        cond, uncond = cfg_prompts([prompt], self.negative_prompt, self.magic_prompts, pos, neg)
         return cond, uncond
 
 
@@ -85,7 +100,7 @@ class PipelineOutput:
 TextEncodeFn = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
-class StepVideoTI2VPipeline:
+class StepVideoPipeline:
     """The networks plus where they run. Reused across videos: weights are loaded once.
 
     `encode_text(prompts) -> (y [B, L, d_llm], y_mask [B, 77 + L], clip [B, 77, d_clip])` is the
@@ -126,6 +141,11 @@ class StepVideoTI2VPipeline:
         return self.dit.pos_embed.proj.weight.dtype
 
     @property
+    def task(self) -> str:
+        """"ti2v" or "t2v": what the DiT was built for."""
+        return self.dit.config.task
+
+    @property
     def spatial_unit(self) -> int:
         return self.vae.config.spatial_compression * self.dit.config.patch_size
 
@@ -148,8 +168,11 @@ class StepVideoTI2VPipeline:
         joint = settings.guidance == "joint"
 
         def predict(x: torch.Tensor, t: torch.Tensor, rows: slice) -> torch.Tensor:
-            with_image = torch.tensor([not (joint and r == 1) for r in range(rows.start, rows.stop)])
-            hidden, cond = image_conditioning.branch_inputs(x, image_latent, mode, with_image)
+            if image_latent is None:  # text-to-video: the noisy latent is the whole input
+                hidden, cond = x, None
+            else:
+                with_image = torch.tensor([not (joint and r == 1) for r in range(rows.start, rows.stop)])
+                hidden, cond = image_conditioning.branch_inputs(x, image_latent, mode, with_image)
             return sequence_parallel_forward(
                 self.dit, state, hidden_states=hidden, encoder_hidden_states=y[rows],
                 encoder_hidden_states_2=clip[rows], timestep=t, encoder_attention_mask=mask[rows],
@@ -163,7 +186,10 @@ class StepVideoTI2VPipeline:
                 v_cond, v_uncond = cfg_gather(predict(x, t, slice(r, r + 1)), state)
             else:
                 v_cond, v_uncond = predict(torch.cat([x, x]), t, slice(0, 2)).chunk(2)
-            return sampler.guided(v_cond, v_uncond, scale)
+            return sampler.guided(v_cond, v_uncond, scale, settings.numerics)
+
+        if image_latent is None:
+            return guided
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return image_conditioning.pin_first_frame(guided(x, t), image_latent, noise, mode)
@@ -171,10 +197,12 @@ class StepVideoTI2VPipeline:
         return velocity
 
     @torch.no_grad()
-    def __call__(self, prompt: str, image_path: str | Path, settings: TI2VSettings,
+    def __call__(self, prompt: str, image_path: str | Path | None, settings: TI2VSettings,
                  progress: sampler.StepCallback | None = None, decode: bool = True
                  ) -> PipelineOutput:
-        """One video. `decode=False` stops after denoising (latents only, e.g. for comparisons)."""
+        """One video. `decode=False` stops after denoising (latents only, e.g. for comparisons).
+        `image_path` is the first frame of a TI2V model and must be None for a T2V one."""
+        self._check_image(image_path)
         settings, geo = settings.validated(self.spatial_unit, self.vae.config.spatial_compression)
         check_degrees(self.parallel.sp_degree, self.parallel.cfg_degree, self.parallel.world_size,
                       self.dit.config.num_attention_heads, sampler.uses_guidance(settings.cfg_scale))
@@ -186,28 +214,34 @@ class StepVideoTI2VPipeline:
         guidance = sampler.uses_guidance(settings.cfg_scale)
         dev = self.device
 
+        official = settings.numerics == sampler.OFFICIAL
         t0 = time.perf_counter()
-        cond, uncond = settings.prompts(prompt)
+        cond, uncond = settings.prompts(prompt, self.task)
         text = self._text([cond, uncond] if guidance else [cond])
         timings["text_encode"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        first = conditioning.load_first_frame(image_path, geo.height, geo.width)
-        # Separate seeded streams for the posterior sample and the initial noise, so either can
-        # change (e.g. use_mean) without shifting the other.
-        post_gen = torch.Generator("cpu").manual_seed(int(settings.seed) + 1)
-        with memory.on_device(self.vae, dev, self.offload != "none"):
-            image_latent = conditioning.image_latent(
-                self.vae, first.to(dev), generator=post_gen,
-                use_mean=settings.image_latent == "mean", tile_size=settings.vae_tile)
-        timings["vae_encode"] = time.perf_counter() - t0
+        image_latent = None
+        if image_path is not None:
+            t0 = time.perf_counter()
+            first = conditioning.load_first_frame(image_path, geo.height, geo.width)
+            # Separate seeded streams for the posterior sample and the initial noise, so either can
+            # change (e.g. use_mean) without shifting the other.
+            post_gen = torch.Generator("cpu").manual_seed(int(settings.seed) + 1)
+            with memory.on_device(self.vae, dev, self.offload != "none"), vae_numerics(official):
+                image_latent = conditioning.image_latent(
+                    self.vae, first.to(dev), generator=post_gen,
+                    use_mean=settings.image_latent == "mean", tile_size=settings.vae_tile).to(dev)
+            if official:  # upstream hands the DiT the image latent in bf16 whatever the run's dtype
+                image_latent = image_latent.to(torch.bfloat16).float()
+            timings["vae_encode"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         shape = (1, geo.latent_frames, self.dit.config.in_channels, geo.latent_height,
                  geo.latent_width)
-        noise = sampler.initial_noise(shape, settings.seed, self.dtype, dev)
-        sigmas = sampler.flow_sigmas(settings.steps, settings.time_shift)
-        velocity = self._velocity(text, image_latent.to(dev), noise, settings)
+        noise = sampler.initial_noise(shape, settings.seed, self.dtype, dev, settings.numerics)
+        sigmas = sampler.flow_sigmas(settings.steps, settings.time_shift,
+                                     torch.float32 if official else torch.float64)
+        velocity = self._velocity(text, image_latent, noise, settings)
         dit_offloaded = self.offload == "model"
         with memory.on_device(self.dit, dev, dit_offloaded):
             latents = sampler.euler_sample(velocity, noise, sigmas, self.dtype, progress)
@@ -216,7 +250,7 @@ class StepVideoTI2VPipeline:
         frames = None
         if decode and self.parallel.is_writer:
             t0 = time.perf_counter()
-            with memory.on_device(self.vae, dev, self.offload != "none"):
+            with memory.on_device(self.vae, dev, self.offload != "none"), vae_numerics(official):
                 video = self.vae.decode(latents.to(self.vae.dtype), tile_size=settings.vae_tile)
             frames = to_uint8(video[0])
             if crop is not None:
@@ -224,6 +258,15 @@ class StepVideoTI2VPipeline:
             timings["decode"] = time.perf_counter() - t0
         self.last_output = PipelineOutput(frames, latents, timings, geo, settings, notes)
         return self.last_output
+
+    def _check_image(self, image_path) -> None:
+        if self.task == T2V and image_path is not None:
+            raise UserError("this Step-Video model is text-to-video (its DiT has no image channels): "
+                            "it takes no first image", path=image_path,
+                            hint="drop the image, or use a Step-Video-TI2V checkpoint (stepvideo-ti2v)")
+        if self.task == TI2V and image_path is None:
+            raise UserError("this Step-Video model is text-image-to-video: it needs a first image",
+                            hint="give the item an image, or use a Step-Video-T2V checkpoint (stepvideo-t2v)")
 
     @staticmethod
     def _crop_size(geo: conditioning.VideoGeometry) -> tuple[int, int] | None:

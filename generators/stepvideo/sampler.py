@@ -11,6 +11,11 @@ Where this sampler departs from the official code, on purpose:
   different videos, and the noise is identical on every device and every parallel rank.
 - cfg_scale <= 1 runs the conditional branch only (batch of one, no negative prompt), as diffusers
   does; upstream always batches cond + uncond and its guidance code breaks for such scales.
+- Precision. The sigma grid is float64 and guidance is combined in fp32. Upstream keeps its grid in
+  fp32, combines guidance in the model dtype (bf16) and, even in fp32 runs, rounds the initial noise
+  (and the image latent, and every VAE GroupNorm output) through bf16. `numerics="official"`
+  (`NUMERICS`) mirrors those casts, so a run can be compared with an official one bit for bit; the
+  networks themselves are the same either way.
 """
 
 from __future__ import annotations
@@ -51,14 +56,26 @@ def check_cfg_scale(scale: float) -> float:
     return scale
 
 
-def flow_sigmas(steps: int, shift: float) -> torch.Tensor:
-    """The official sigma grid: steps + 1 values rising from 0 (noise) to 1 (data), float64.
+STEPEVAL, OFFICIAL = "stepeval", "official"
+NUMERICS = (STEPEVAL, OFFICIAL)
+
+
+def check_numerics(numerics: str) -> str:
+    if numerics not in NUMERICS:
+        raise UserError(f"numerics must be one of {', '.join(NUMERICS)}, got {numerics!r}",
+                        hint="'official' mirrors the upstream code's casts (to compare with an official run bit for bit)")
+    return numerics
+
+
+def flow_sigmas(steps: int, shift: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The official sigma grid: steps + 1 values rising from 0 (noise) to 1 (data), in `dtype`
+    (float64 here; upstream computes it in fp32).
 
     u_i = 1 - i/N, s(u) = k u / (1 + (k - 1) u), sigma_i = 1 - s(u_i). A large shift k crowds the
     steps near the noise end (k = 13, N = 50: 0, 0.00157, ..., 0.6487, 0.7903, 1).
     """
     steps, k = check_steps(steps), check_shift(shift)
-    u = 1.0 - torch.arange(steps + 1, dtype=torch.float64) / steps
+    u = 1.0 - torch.arange(steps + 1, dtype=dtype) / steps
     return 1.0 - k * u / (1.0 + (k - 1.0) * u)
 
 
@@ -68,21 +85,24 @@ def euler_step(x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float
 
 
 def initial_noise(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+                  device: torch.device | str = "cpu", numerics: str = STEPEVAL) -> torch.Tensor:
     """fp32 noise that depends on `seed` only (drawn on the CPU, then moved).
 
     When the model runs in bf16 the noise is rounded through bf16, as upstream draws it in bf16;
-    the latent state itself stays fp32 from here on.
+    the latent state itself stays fp32 from here on. With official numerics it is rounded in fp32
+    runs too (upstream draws it in bf16 whatever the model dtype).
     """
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     noise = torch.randn(shape, generator=gen, dtype=torch.float32)
-    if dtype == torch.bfloat16:
+    if dtype == torch.bfloat16 or check_numerics(numerics) == OFFICIAL:
         noise = noise.to(torch.bfloat16).float()
     return noise.to(device)
 
 
-def guided(v_cond: torch.Tensor, v_uncond: torch.Tensor, scale: float) -> torch.Tensor:
-    """v = v_u + w (v_c - v_u), computed in fp32."""
+def guided(v_cond: torch.Tensor, v_uncond: torch.Tensor, scale: float, numerics: str = STEPEVAL) -> torch.Tensor:
+    """v = v_u + w (v_c - v_u), computed in fp32 (official numerics: in the model's dtype, as upstream)."""
+    if check_numerics(numerics) == OFFICIAL:
+        return (v_uncond + scale * (v_cond - v_uncond)).float()
     v_cond, v_uncond = v_cond.float(), v_uncond.float()
     return v_uncond + scale * (v_cond - v_uncond)
 

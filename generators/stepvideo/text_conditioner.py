@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from stepeval.benchmark.items import T2V, TI2V
+
 from .clip_encoder import HunyuanCLIP
 from .step_llm import Step1Tokenizer, StepLLM
 
@@ -21,6 +23,12 @@ TI2V_POS_MAGIC = ("画面中的主体动作表现生动自然、画面流畅、�
                   "大师级运镜、整体不变形、超高清、画面稳定、逼真的细节、专业级构图、超细节、清晰。")
 TI2V_NEG_MAGIC = ("动画、模糊、变形、毁容、低质量、拼贴、粒状、标志、抽象、插图、计算机生成、扭曲、"
                   "动作不流畅、面部有褶皱、表情僵硬、畸形手指")
+# Official T2V magic prompts (same section).
+T2V_POS_MAGIC = ("超高清、HDR 视频、环境光、杜比全景声、画面稳定、流畅动作、逼真的细节、专业级构图、超现实主义、"
+                 "自然、生动、超细节、清晰。")
+T2V_NEG_MAGIC = "画面暗、低分辨率、不良手、文本、缺少手指、多余的手指、裁剪、低质量、颗粒状、签名、水印、用户名、模糊。"
+#: task -> (positive, negative) magic prompt of that model's official pipeline
+MAGIC_PROMPTS = {TI2V: (TI2V_POS_MAGIC, TI2V_NEG_MAGIC), T2V: (T2V_POS_MAGIC, T2V_NEG_MAGIC)}
 
 
 def cfg_prompts(prompts: list[str], negative_prompt: str | None = None, magic: bool = True,

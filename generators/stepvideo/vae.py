@@ -21,6 +21,7 @@ tiny preset; measured 4e-9 relative, see tests/stepvideo/test_vae.py and benchma
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from dataclasses import dataclass
 
@@ -92,6 +93,19 @@ class _StopTile(Exception):
 _TILE_NORM: contextvars.ContextVar[_TileNormState | None] = contextvars.ContextVar(
     "stepvideo_vae_tile_norm", default=None
 )
+# Upstream's VAE rounds every GroupNorm output to bf16 before its SiLU, whatever the run's dtype;
+# mirrored on request (`official_norm_rounding`) so a run can match an official one bit for bit.
+_ROUND_NORM_BF16: contextvars.ContextVar[bool] = contextvars.ContextVar("stepvideo_vae_round_norm", default=False)
+
+
+@contextlib.contextmanager
+def official_norm_rounding(enabled: bool = True):
+    """Within this block every VAE GroupNorm output is rounded through bf16 (upstream's numerics)."""
+    token = _ROUND_NORM_BF16.set(enabled)
+    try:
+        yield
+    finally:
+        _ROUND_NORM_BF16.reset(token)
 
 
 class GroupNormPerFrame(nn.Module):
@@ -121,6 +135,8 @@ class GroupNormPerFrame(nn.Module):
             state.index += 1
         y = (xv - mean).mul_(torch.rsqrt(var + self.eps)).view(b, c, t, h, w)
         y = y.mul_(self.weight.float().view(1, c, 1, 1, 1)).add_(self.bias.float().view(1, c, 1, 1, 1))
+        if _ROUND_NORM_BF16.get():
+            y = y.to(torch.bfloat16).float()
         if silu:
             y = F.silu(y, inplace=True)
         return y.to(x.dtype)

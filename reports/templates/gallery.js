@@ -396,7 +396,8 @@
                                  text: "metrics vs people: " + it.disagree }) : null
     ]);
     var input = el("div", { className: "g-input" }, [
-      it.image ? el("img", { src: it.image, alt: "input image of " + it.id, loading: "lazy" }) : el("div", { className: "g-noimage", text: "no input image" }),
+      it.image ? el("img", { src: it.image, alt: "input image of " + it.id, loading: "lazy" })
+               : (DATA.text_only ? null : el("div", { className: "g-noimage", text: "no input image" })),
       el("p", { className: "g-prompt", lang: /[\u3400-\u9fff]/.test(it.prompt) ? "zh" : null, text: it.prompt || "(no prompt)" })
     ]);
     var entries = [];

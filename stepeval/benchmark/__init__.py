@@ -1,4 +1,5 @@
-"""Benchmarks: items, loaders (Step-Video-TI2V-Eval, Step-Video-T2V-Eval, VBench-I2V suite, any folder), subsets."""
+"""Benchmarks: items, loaders (Step-Video-TI2V-Eval, Step-Video-T2V-Eval, VBench-I2V suite, VBench's T2V prompt suite,
+any folder), subsets."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from stepeval.benchmark.step_eval import load_step_eval, looks_like_step_eval
 from stepeval.benchmark.subsets import Subset
 from stepeval.benchmark.t2v_eval import load_t2v_eval, looks_like_t2v_eval
 from stepeval.benchmark.vbench_suite import load_vbench_suite, looks_like_vbench_suite
+from stepeval.benchmark.vbench_t2v_suite import load_vbench_t2v_suite, looks_like_vbench_t2v
 from stepeval.errors import UserError
 
-KINDS = ("auto", "step-video-ti2v-eval", "step-video-t2v-eval", "vbench-i2v", "folder")
+KINDS = ("auto", "step-video-ti2v-eval", "step-video-t2v-eval", "vbench-i2v", "vbench-t2v", "folder")
 
 
 def detect_kind(path: Path) -> str:
@@ -23,6 +25,8 @@ def detect_kind(path: Path) -> str:
         return "step-video-t2v-eval"
     if looks_like_vbench_suite(path):
         return "vbench-i2v"
+    if looks_like_vbench_t2v(path):
+        return "vbench-t2v"
     return "folder"
 
 
@@ -40,11 +44,15 @@ def load_benchmark(
     if kind not in KINDS:
         raise UserError(f"unknown benchmark kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
     if kind == "auto":
-        if path.exists() and not path.is_dir():
+        # VBench's T2V suite is one JSON file, which may be named by itself
+        if path.is_file() and looks_like_vbench_t2v(path):
+            kind = "vbench-t2v"
+        elif path.exists() and not path.is_dir():
             raise UserError("is a file, not a benchmark folder", path=path, hint="pass the folder that holds the benchmark's images and prompts")
-        if not path.is_dir():
+        elif not path.is_dir():
             raise UserError("benchmark folder not found", path=path, hint="pass an existing folder")
-        kind = detect_kind(path)
+        else:
+            kind = detect_kind(path)
     if labels is not None and kind != "step-video-t2v-eval":
         raise UserError(f"a label file applies to step-video-t2v-eval, not to {kind}", path=labels, hint="leave --labels out for this benchmark")
     ids = set(subset.ids) if subset and subset.ids else None
@@ -54,6 +62,8 @@ def load_benchmark(
         loaded = load_step_eval(path, ids=ids, verify=verify)
     elif kind == "vbench-i2v":
         loaded = load_vbench_suite(path, ids=ids)
+    elif kind == "vbench-t2v":
+        loaded = load_vbench_t2v_suite(path, ids=ids, verify=verify)
     else:
         loaded = load_folder(path, ids=ids)
     if subset and not subset.is_all:
@@ -105,4 +115,5 @@ __all__ = [
     "load_step_eval",
     "load_t2v_eval",
     "load_vbench_suite",
+    "load_vbench_t2v_suite",
 ]

@@ -17,6 +17,12 @@ BLOCKING = frozenset({"missing_image", "missing_prompt", "bad_prompt", "bad_imag
 TI2V = "ti2v"
 T2V = "t2v"
 TASKS: dict[str, str] = {TI2V: "text-image-to-video (a prompt and an input image)", T2V: "text-to-video (a prompt alone)"}
+AUTO = "auto"  # a run config's task: the benchmark's own
+
+
+def resolve_task(requested: str, benchmark_task: str) -> str:
+    """What a run asks its models for: its config's `task`, or the benchmark's when that is `auto`."""
+    return benchmark_task if requested == AUTO else requested
 
 
 def check_task(task: str) -> str:

@@ -92,7 +92,7 @@ def run_cmd(
     config: ConfigOpt = None,
     run_dir: RunDirOpt = None,
     name: NameOpt = None,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Benchmark layout: auto, step-video-ti2v-eval, step-video-t2v-eval, vbench-i2v, folder.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Benchmark layout: auto, step-video-ti2v-eval, step-video-t2v-eval, vbench-i2v, vbench-t2v, folder.")] = None,
     task: Annotated[Optional[str], typer.Option("--task", help="auto (the benchmark's), t2v (prompts alone, images unused) or ti2v (an image per item; a text-only benchmark also needs --placeholder-images). Set it to run a model on the other kind of benchmark on purpose.")] = None,
     domain: Domain = None,
     aspect: Aspect = None,

@@ -50,11 +50,9 @@ def run(
     run_obj = Run.open(result.run_dir)
     summary = pipeline_run.run_summary(run_obj)
     (result.run_dir / "metrics-summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    headline = pipeline_run.headline_table(summary)
+    headline, described = pipeline_run.headline_table(summary)
     if headline is not None:
-        table = Table(title="per model, mean over its videos: first-frame PSNR (dB); share of videos keeping the subject's "
-                            "colour and shape and the prompt's direction; clean content; motion score "
-                            "(every metric: metrics-summary.json)")
+        table = Table(title=f"per model, mean over its videos: {described} (every metric: metrics-summary.json)")
         for col in headline.columns:
             table.add_column(col, justify="left" if col == "model" else "right", overflow="fold")
         for row in headline.itertuples(index=False):

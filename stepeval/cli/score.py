@@ -27,7 +27,8 @@ console = Console()
 err_console = Console(stderr=True)
 METRICS_HELP = (
     "Metrics to compute (see --list-metrics): motion_score, synthetic, vbench_i2v (all nine dimensions) or "
-    "vbench_i2v:DIM,DIM (vbench_i2v:ci = what CI runs: all nine). Repeat the option or list them after it: "
+    "vbench_i2v:DIM,DIM (vbench_i2v:ci = what CI runs: all nine), vbench_t2v (VBench's text-to-video dimensions: "
+    "the six custom-input ones on any text-only run, all 16 on VBench's standard prompt suite). Repeat the option or list them after it: "
     "--metrics vbench_i2v:dynamic_degree motion_score. The older spellings motion and vbench-i2v still work."
 )
 SET_HELP = "METRIC.KEY=VALUE: a setting of a chosen metric (repeatable); --list-metrics shows each metric's settings."
@@ -118,12 +119,12 @@ def score(
     motion_every: Annotated[int, typer.Option("--motion-every", min=1, help="motion_score: sampling interval in frames.")] = 12,
     motion_short_side: Annotated[int, typer.Option("--motion-short-side", min=16, help="motion_score: working short side in pixels.")] = 256,
     motion_top_fraction: Annotated[float, typer.Option("--motion-top-fraction", min=1e-6, max=1.0, help="motion_score: fraction of largest flow magnitudes averaged.")] = 0.1,
-    device: Annotated[str, typer.Option("--device", help="vbench_i2v: cpu, cuda, cuda:0,cuda:1 (one process per GPU) or auto.")] = "auto",
-    vbench_env: Annotated[Optional[Path], typer.Option("--vbench-env", help="vbench_i2v: the VBench environment (default: where `stepeval vbench setup` put it).")] = None,
-    vbench_cache: Annotated[Optional[Path], typer.Option("--vbench-cache", envvar="VBENCH_CACHE_DIR", help="vbench_i2v: VBench weight folder.")] = None,
-    torch_home: Annotated[Optional[Path], typer.Option("--torch-home", envvar="TORCH_HOME", help="vbench_i2v: torch.hub root for VBench's hub models.")] = None,
+    device: Annotated[str, typer.Option("--device", help="vbench_i2v, vbench_t2v: cpu, cuda, cuda:0,cuda:1 (one process per GPU) or auto.")] = "auto",
+    vbench_env: Annotated[Optional[Path], typer.Option("--vbench-env", help="vbench_i2v, vbench_t2v: the VBench environment (default: where `stepeval vbench setup` put it).")] = None,
+    vbench_cache: Annotated[Optional[Path], typer.Option("--vbench-cache", envvar="VBENCH_CACHE_DIR", help="vbench_i2v, vbench_t2v: VBench weight folder.")] = None,
+    torch_home: Annotated[Optional[Path], typer.Option("--torch-home", envvar="TORCH_HOME", help="vbench_i2v, vbench_t2v: torch.hub root for VBench's hub models.")] = None,
     benchmark: Annotated[Optional[Path], typer.Option("--benchmark", help="Benchmark folder for the metrics that read it (default: the one in run.yaml).")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="vbench_i2v: CPU threads per process.")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="vbench_i2v, vbench_t2v: CPU threads per process.")] = None,
     shard: ShardOpt = None,
     launcher: LauncherOpt = None,
     shards: ShardsOpt = None,
@@ -163,6 +164,7 @@ def score(
     from_options: dict[str, dict[str, Any]] = {
         "motion_score": {"every": motion_every, "short_side": motion_short_side, "top_fraction": motion_top_fraction, "workers": workers},
         "vbench_i2v": {"devices": device, "env_path": vbench_env, "cache_dir": vbench_cache, "torch_home": torch_home, "threads": threads},
+        "vbench_t2v": {"devices": device, "env_path": vbench_env, "cache_dir": vbench_cache, "torch_home": torch_home, "threads": threads},
     }
     # Every setting is checked before anything is scored, so a typo costs nothing.
     jobs = []

@@ -41,7 +41,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RichTable
 
 from stepeval.benchmark import TASKS, BenchmarkItem, LoadedBenchmark, Problem, Subset, load_benchmark
-from stepeval.benchmark.items import T2V, TI2V
+from stepeval.benchmark.items import T2V, TI2V, resolve_task
 from stepeval.benchmark.checks import skipped_table
 from stepeval.benchmark.vbench_suite import crop_for_size
 from stepeval.errors import UserError
@@ -228,7 +228,7 @@ def check_tasks(cfg: GenerateConfig, loaded: LoadedBenchmark) -> str:
     refused: a text-to-video model would silently ignore a TI2V benchmark's images, and a TI2V
     model on text-only items needs a first frame that nothing should guess. `task` set explicitly
     poses the items as that task on purpose; the models must serve it."""
-    task = loaded.task if cfg.task == "auto" else cfg.task
+    task = resolve_task(cfg.task, loaded.task)
     refused = []
     for spec in cfg.models:
         caps = registry.capabilities(spec.name)

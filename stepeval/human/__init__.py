@@ -3,6 +3,7 @@ judgment store (SQLite in the run directory, or any SQLAlchemy URL), import/expo
 
     store = AnnotationStore.open(run_root=run.root)          # runs/<name>/annotations.sqlite
     study_id, admin_token = create_study_from_run(store, run, "model-x", "model-y", overlap=3, gold_per_annotator=5)
+    # the questions follow the run's task (PROTOCOLS: ti2v, t2v); protocol="t2v" asks for a template
     token = store.add_annotator(study_id, "alice")
     frame = judgments_frame(store, study_id)                  # docs/data-contracts.md columns
 """
@@ -19,9 +20,12 @@ from stepeval.human.dimensions import (
     DIMENSION_SHORT_LABELS,
     DIMENSIONS,
     OUTCOMES,
+    PROTOCOLS,
     SCREEN_LABELS,
     Dimension,
+    StudyProtocol,
     dimension_label,
+    get_protocol,
     to_outcome,
     to_screen,
 )
@@ -57,8 +61,8 @@ def judgments_frame(
 
 __all__ = [
     "DIMENSIONS", "DIMENSION_LABELS", "DIMENSION_NAMES", "DIMENSION_SHORT_LABELS", "FRAME_COLUMNS",
-    "JUDGMENT_COLUMNS", "OUTCOMES", "SCREEN_LABELS", "VIEWS",
-    "AnnotationStore", "AuthError", "Dimension", "Identity", "ImportReport", "ItemInfo", "StudyInfo",
-    "SubmitResult", "TaskInfo", "create_study_from_run", "dimension_label", "export_judgments", "frame_view",
+    "JUDGMENT_COLUMNS", "OUTCOMES", "PROTOCOLS", "SCREEN_LABELS", "VIEWS",
+    "AnnotationStore", "AuthError", "Dimension", "Identity", "ImportReport", "ItemInfo", "StudyInfo", "StudyProtocol",
+    "SubmitResult", "TaskInfo", "create_study_from_run", "dimension_label", "export_judgments", "frame_view", "get_protocol",
     "import_judgments", "judgments_frame", "run_items", "to_csv", "to_jsonl", "to_outcome", "to_screen",
 ]

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
 from stepeval.errors import UserError
-from stepeval.human.dimensions import DIMENSION_NAMES, to_outcome, to_screen
+from stepeval.human.dimensions import DEFAULT_PROTOCOL, PROTOCOLS, protocol_for_dimensions, to_outcome, to_screen
 from stepeval.human.db import describe
 from stepeval.human.store import AnnotationStore, ImportReport, ItemInfo, now_iso
 from stepeval.runs import Run, atomic_write, check_model_tag
@@ -371,13 +371,17 @@ def import_judgments(
     if target is not None and not known and existing and not new_study:
         bad(named[0][0] if named and study_id is None else None, f"no study {target!r} in {describe(store.url)} (it holds {', '.join(existing)})",
             f"correct the study_id (a typo?), import into an existing study with --study, or pass --new-study to create {target!r}")
+    protocol = None
     if known:
         info = store.study(target)
         model_a, model_b, dims = info.model_a, info.model_b, [d.name for d in info.dimensions]
     else:
         first = next((r for r in rows if r.model_a and r.model_b), None)
         model_a, model_b = (first.model_a, first.model_b) if first else (None, None)
-        dims = list(DIMENSION_NAMES)
+        # A new study asks the questions of the template the file's dimensions belong to (an export
+        # of a T2V study makes a T2V study); rows on dimensions of no single template are refused below.
+        protocol = (protocol_for_dimensions(r.dimension for r in rows) or PROTOCOLS[DEFAULT_PROTOCOL]).name
+        dims = list(PROTOCOLS[protocol].dimension_names)
         if target is not None and not names_models:
             bad(None, f"study {target!r} does not exist and no row names model_a and model_b", "add those columns, or import into an existing study with --study")
     if run_items is None and known:
@@ -442,20 +446,21 @@ def import_judgments(
 
     for _attempt in range(5):
         try:
-            return _write(store, path, target, known, model_a, model_b, dims, rows, tasks, groups)
+            return _write(store, path, target, known, model_a, model_b, dims, rows, tasks, groups, protocol)
         except IntegrityError:
             continue  # another writer stored the same submission meanwhile: decide again
     raise UserError("the import kept colliding with another writer; nothing was imported", path=path, hint="retry when the other import is done")
 
 
-def _write(store, path, target, known, model_a, model_b, dims, rows, tasks, groups) -> ImportReport:
+def _write(store, path, target, known, model_a, model_b, dims, rows, tasks, groups, protocol) -> ImportReport:
     report = ImportReport(tasks=len(tasks))
     with store.import_batch() as batch:
         if not known:
             items = {}
             for r in rows:
                 items.setdefault(r.item_id, ItemInfo(r.item_id, r.domain, r.aspect, "", None))
-            batch.create_study(target, run_name=first_run_name(rows, path), model_a=model_a, model_b=model_b, items=list(items.values()))
+            batch.create_study(target, run_name=first_run_name(rows, path), model_a=model_a, model_b=model_b, items=list(items.values()),
+                               protocol=protocol)
         side = {key: next((r.swapped for r in trows if r.swapped is not None), None) for key, trows in tasks.items()}
         if known:
             clashes = []

@@ -24,7 +24,18 @@ from sqlalchemy.orm import Session
 from stepeval.errors import UserError
 from stepeval.human import assignment
 from stepeval.human.db import describe, friendly_errors, make_engines, resolve_url
-from stepeval.human.dimensions import DIMENSIONS, SCREEN_LABELS, Dimension, dimensions_from_dicts, to_outcome
+from stepeval.human.dimensions import (
+    DEFAULT_PROTOCOL,
+    DIMENSIONS,
+    PROTOCOLS,
+    SCREEN_LABELS,
+    Dimension,
+    StudyProtocol,
+    dimensions_from_dicts,
+    get_protocol,
+    protocol_for_dimensions,
+    to_outcome,
+)
 from stepeval.human.models import Annotator, Base, Judgment, JudgmentLabel, SignIn, Study, StudyItem, Task
 from stepeval.human.schema import JUDGMENT_COLUMNS, JUDGMENT_TYPES
 
@@ -33,6 +44,9 @@ FRAME_COLUMNS = list(JUDGMENT_COLUMNS)
 SOURCES = ("app", "import", "auto")
 _MAX_SUBMIT_ATTEMPTS = 50
 SIGN_IN_DAYS = 14  # how long a browser stays signed in without typing the token again
+# Where a study records its template: in its benchmark info (a JSON column every database already
+# has), so that no table changes and databases written before templates existed stay readable.
+PROTOCOL_KEY = "protocol"
 
 
 def now_iso() -> str:
@@ -74,6 +88,16 @@ class StudyInfo:
     item_ids: tuple[str, ...]
     created_at: str
     benchmark: dict | None = None
+
+    @property
+    def protocol(self) -> StudyProtocol:
+        """The template the study was created with: the one its benchmark info records, else the one
+        its dimensions belong to (imported studies), else the default (studies made before templates
+        existed). What it asks is always `dimensions`, as stored."""
+        recorded = (self.benchmark or {}).get(PROTOCOL_KEY)
+        if recorded in PROTOCOLS:
+            return PROTOCOLS[recorded]
+        return protocol_for_dimensions(d.name for d in self.dimensions) or PROTOCOLS[DEFAULT_PROTOCOL]
 
 
 @dataclass(frozen=True)
@@ -167,11 +191,17 @@ class AnnotationStore:
         gold_per_annotator: int = 0,
         seed: int = 0,
         run_root: str | None = None,
-        dimensions: Sequence[Dimension] = DIMENSIONS,
+        dimensions: Sequence[Dimension] | None = None,
         benchmark: dict | None = None,
         with_admin_token: bool = True,
+        protocol: str | None = None,
     ) -> str | None:
-        """Create a study; returns its admin token (shown once, stored hashed)."""
+        """Create a study; returns its admin token (shown once, stored hashed).
+
+        `protocol` names the template (`stepeval.human.dimensions.PROTOCOLS`): its dimensions are
+        asked unless `dimensions` says otherwise, and its name is recorded in the benchmark info.
+        Neither given: the default template's dimensions, nothing recorded (as before templates)."""
+        dimensions, benchmark = _with_protocol(protocol, dimensions, benchmark)
         if model_a == model_b:
             raise UserError(f"model A and model B are both {model_a!r}", hint="compare two different model tags")
         if overlap < 1:
@@ -609,11 +639,14 @@ class ImportBatch:
     def __init__(self, store: AnnotationStore, session: Session):
         self._store, self._s = store, session
 
-    def create_study(self, study_id: str, *, run_name: str, model_a: str, model_b: str, items: Sequence[ItemInfo]) -> None:
+    def create_study(self, study_id: str, *, run_name: str, model_a: str, model_b: str, items: Sequence[ItemInfo],
+                     protocol: str | None = None) -> None:
         if model_a == model_b or not items:
             raise UserError(f"cannot create study {study_id!r}: it needs two different models and at least one item")
+        dimensions, benchmark = _with_protocol(protocol, None, None)
         self._store._add_study(self._s, study_id, run_name=run_name, model_a=model_a, model_b=model_b, items=items, overlap=1,
-                               gold_per_annotator=0, seed=0, run_root=None, dimensions=DIMENSIONS, benchmark=None, admin_token_hash=None)
+                               gold_per_annotator=0, seed=0, run_root=None, dimensions=dimensions, benchmark=benchmark,
+                               admin_token_hash=None)
 
     def stored_swapped(self, study_id: str, annotator: str, item_id: str, is_gold: bool) -> bool | None:
         """The side of an existing task (None when the task does not exist yet)."""
@@ -630,6 +663,15 @@ class ImportBatch:
         comment = (comment or "").strip() or None
         return self._store._submit_once(self._s, task_id, annotator_id, dict(labels), submission_id, seconds, comment, bool(cannot_judge),
                                         source, created_at, partial=True)
+
+
+def _with_protocol(protocol: str | None, dimensions: Sequence[Dimension] | None, benchmark: dict | None) -> tuple[tuple[Dimension, ...], dict | None]:
+    """(dimensions, benchmark info) of a new study: the template's dimensions unless given, and its
+    name recorded beside the benchmark info."""
+    if protocol is None:
+        return tuple(DIMENSIONS if dimensions is None else dimensions), benchmark
+    chosen = get_protocol(protocol)
+    return tuple(chosen.dimensions if dimensions is None else dimensions), {**(benchmark or {}), PROTOCOL_KEY: chosen.name}
 
 
 def _answer(j: Judgment) -> dict:

@@ -20,7 +20,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from stepeval.human.dimensions import DIMENSION_NAMES
+from stepeval.human.dimensions import ALL_DIMENSION_NAMES
 from stepeval.human.schema import JUDGMENT_COLUMNS
 from stepeval.metrics.common import MODEL_ITEM
 
@@ -39,9 +39,9 @@ def step_eval_item_info(item_id: str) -> tuple[str, str]:
 
 
 def check_mapping(mapping: Mapping[str, Sequence[str]]) -> None:
-    unknown = sorted(set(mapping) - set(DIMENSION_NAMES))
+    unknown = sorted(set(mapping) - set(ALL_DIMENSION_NAMES))
     if unknown:
-        raise ValueError(f"unknown dimension(s) {', '.join(unknown)} in a judge mapping; the dimensions are {', '.join(DIMENSION_NAMES)}")
+        raise ValueError(f"unknown dimension(s) {', '.join(unknown)} in a judge mapping; the dimensions are {', '.join(ALL_DIMENSION_NAMES)}")
     for dim, metrics in mapping.items():
         if isinstance(metrics, str) or not metrics:
             raise ValueError(f"dimension {dim!r} must map to a non-empty sequence of metric names, got {metrics!r}")

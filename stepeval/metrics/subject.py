@@ -57,19 +57,80 @@ class SubjectFidelity:
         return self.iou >= IOU_FLOOR
 
     def follows(self, direction: str) -> bool:
-        """The subject is present throughout and, for a translation, its centroid did not travel
-        against `direction` (a flow label: left/right/up/down/in/out) beyond the tolerance."""
-        if self.presence < PRESENCE_FLOOR:
-            return False
-        vectors = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
-        if direction not in vectors:
-            return True
-        vx, vy = vectors[direction]
-        along = self.travel[0] * vx + self.travel[1] * vy
-        return along >= -PATH_TOLERANCE
+        return path_follows(self.presence, self.travel, direction)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def path_follows(presence: float, travel: tuple[float, float], direction: str) -> bool:
+    """The subject is present throughout and, for a translation, its centroid did not travel
+    against `direction` (a flow label: left/right/up/down/in/out) beyond the tolerance."""
+    if presence < PRESENCE_FLOOR:
+        return False
+    vectors = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
+    if direction not in vectors:
+        return True
+    vx, vy = vectors[direction]
+    along = travel[0] * vx + travel[1] * vy
+    return along >= -PATH_TOLERANCE
+
+
+# A text-only clip's subject must be one region: the largest region of the named colour holds at
+# least this share of all pixels of that colour in the frame (random-weight output is speckled with
+# every colour in many blocks, a person sees no subject there) ...
+NAMED_DOMINANCE = 0.6
+# ... and is not far larger than the subject (a frame washed in the colour is not a subject).
+NAMED_MAX_AREA = 3.0
+
+
+@dataclass
+class NamedSubject:
+    """A text-only clip's subject, found by its named colour alone (no input image to compare with):
+    per frame, the largest connected region of pixels within COLOUR_TOLERANCE (CIEDE2000) of the
+    colour the prompt names, counted only when it is one subject: it holds NAMED_DOMINANCE of that
+    colour's pixels and is at most NAMED_MAX_AREA times the subject's size."""
+
+    area: float  # frame 0's region / the subject's expected area (capped at 1; 0 when not one subject)
+    presence: float  # min over frames of that ratio
+    travel: tuple[float, float]  # the region's centroid in the last frame minus frame 0's (px)
+
+    @property
+    def colour_present(self) -> bool:
+        """Frame 0 shows one region of the named colour at least PRESENCE_FLOOR of the subject's size."""
+        return self.area >= PRESENCE_FLOOR
+
+    def follows(self, direction: str) -> bool:
+        return path_follows(self.presence, self.travel, direction)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def named_subject(frames: np.ndarray, colour_rgb, expected_area: float) -> NamedSubject:
+    """frames (T, H, W, 3) uint8; colour_rgb in [0, 1]; expected_area: the subject's area in pixels
+    at this size (the world knows it from the scene)."""
+    expected = max(1.0, float(expected_area))
+    masks = ciede2000(srgb_to_lab(frames), srgb_to_lab(np.asarray(colour_rgb, np.float64))) <= COLOUR_TOLERANCE
+    regions = [_subject_region(m, expected) for m in masks]
+    ratios = np.minimum(1.0, np.array([r.sum() for r in regions]) / expected)
+    first, last = regions[0], regions[-1]
+    travel = (_centroid(last) - _centroid(first)) if last.any() and first.any() else np.zeros(2)
+    return NamedSubject(float(ratios[0]), float(ratios.min()), (float(travel[0]), float(travel[1])))
+
+
+def _subject_region(mask: np.ndarray, expected: float) -> np.ndarray:
+    """The mask's largest connected region when it is one subject (see NamedSubject), else empty."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
+    if count <= 1:
+        return np.zeros_like(mask)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    largest = int(np.argmax(areas))
+    if areas[largest] < NAMED_DOMINANCE * areas.sum() or areas[largest] > NAMED_MAX_AREA * expected:
+        return np.zeros_like(mask)
+    return labels == 1 + largest
 
 
 def subject_fidelity(frames: np.ndarray, background: np.ndarray, alpha: np.ndarray, colour_rgb,

@@ -21,6 +21,12 @@ ground truth in labels.json; this metric measures a generated video against it:
 `synthetic/direction_match` also requires the subject to stay in the picture and not to travel
 against the asked direction: a clip whose subject vanished does not pass because its background moved.
 
+A run that gave the world's prompts to its models alone (`task: t2v`) has no input image to compare
+with, so it gets the checks a prompt can be held to (`TEXT_METRICS`): `synthetic/direction_match`
+(the subject found by its named colour, present throughout and not travelling against the asked
+direction), `synthetic/named_colour` (1 when frame 0 shows a region of the named colour at least
+0.3 of the subject's size) and `synthetic/temporal_smoothness`.
+
 Per video and metric one row in scores.parquet, plus the per-model means. `JUDGE_METRICS` maps the
 human protocol's three dimensions to these metrics for the automatic judge (stepeval.metrics.judge).
 """
@@ -34,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from stepeval.benchmark import synthetic as world
+from stepeval.benchmark.items import T2V, TI2V, resolve_task
 from stepeval.errors import UserError
 from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
-from stepeval.metrics.subject import SubjectFidelity, subject_fidelity
+from stepeval.metrics.subject import SubjectFidelity, named_subject, subject_fidelity
 
 NAME = "synthetic"
 METRIC_DIRECTION = "synthetic/direction_match"  # 1 when the measured dominant flow is the prompt's
@@ -49,8 +56,11 @@ METRIC_COLOUR = "synthetic/subject_colour"  # 1 - CIEDE2000 / 100 (clipped): the
 METRIC_IOU = "synthetic/subject_iou"  # frame-0 subject mask vs the input image's
 METRIC_SHAPE_KEPT = "synthetic/subject_shape_kept"  # 1 when that IoU is at least 0.7
 METRIC_CLEAN = "synthetic/clean_content"  # 1 - fraction of pixels far from every subject/background mix
+METRIC_NAMED_COLOUR = "synthetic/named_colour"  # text-only runs: 1 when frame 0 shows the named colour
 SUBJECT_METRICS = (METRIC_COLOUR_KEPT, METRIC_COLOUR, METRIC_IOU, METRIC_SHAPE_KEPT, METRIC_CLEAN)
-SYNTHETIC_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS, *SUBJECT_METRICS)
+IMAGE_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS, *SUBJECT_METRICS)
+TEXT_METRICS = (METRIC_DIRECTION, METRIC_NAMED_COLOUR, METRIC_SMOOTHNESS)
+SYNTHETIC_METRICS = (*IMAGE_METRICS, METRIC_NAMED_COLOUR)
 # The human protocol's three dimensions, decided by the world's ground truth (values in [0, 1]).
 # Subject & background consistency is what a person sees first: the subject's colour and shape,
 # nothing added, and the frames staying with the picture.
@@ -58,6 +68,13 @@ JUDGE_METRICS: dict[str, tuple[str, ...]] = {
     "instruction_adherence": (METRIC_DIRECTION,),
     "consistency": (METRIC_CONSISTENCY, METRIC_COLOUR, METRIC_IOU, METRIC_CLEAN),
     "physical_laws": (METRIC_SMOOTHNESS,),
+}
+# A text-only run's videos are judged on the T2V protocol's dimensions the world can decide without
+# an image: what the prompt asks (its direction with the subject present, its colour) and smooth
+# motion. Physical plausibility and aesthetic appeal have no ground truth here and are left unjudged.
+TEXT_JUDGE_METRICS: dict[str, tuple[str, ...]] = {
+    "instruction_following": (METRIC_DIRECTION, METRIC_NAMED_COLOUR),
+    "motion_smoothness": (METRIC_SMOOTHNESS,),
 }
 JUDGE_MARGIN = 0.01
 JUDGE_STUDY_ID = "auto-synthetic"
@@ -156,6 +173,27 @@ def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[di
     return values, details
 
 
+def text_clip_metrics(frames: np.ndarray, label: dict) -> tuple[dict[str, float], dict]:
+    """The world's checks of a clip made from the prompt alone (no input image): the direction the
+    prompt asks with its named-colour subject present and not going the wrong way, the named colour
+    in frame 0, temporal smoothness."""
+    import cv2
+
+    judged = judge_direction(frames)
+    scene = world.scene_from_dict(label["scene"])
+    if frames.shape[1:3] != (world.SIZE, world.SIZE):
+        frames = np.stack([cv2.resize(np.ascontiguousarray(f), (world.SIZE, world.SIZE), interpolation=cv2.INTER_AREA)
+                           for f in frames])
+    area = float((world.subject_alpha(scene, 0) >= 0.5).sum())
+    subject = named_subject(frames, world.COLOURS[scene.colour][0], area)
+    f = frames.astype(np.float32)
+    second = float(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).mean()) if len(f) > 2 else 0.0
+    values = {METRIC_DIRECTION: float(judged.label == label["expected_flow"] and subject.follows(label["expected_flow"])),
+              METRIC_NAMED_COLOUR: float(subject.colour_present),
+              METRIC_SMOOTHNESS: float(np.clip(1.0 - 10.0 * second / 255.0, 0.0, 1.0))}
+    return values, {"expected_flow": label["expected_flow"], "judged": judged.to_dict(), "named_subject": subject.to_dict()}
+
+
 def scene_subject_fidelity(frames: np.ndarray, scene: world.Scene) -> SubjectFidelity:
     """The subject checks of a clip made from `scene`'s first frame, at the world's size."""
     if frames.shape[1:3] != (world.SIZE, world.SIZE):
@@ -170,6 +208,12 @@ def scene_subject_fidelity(frames: np.ndarray, scene: world.Scene) -> SubjectFid
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 99.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def text_only(run) -> bool:
+    """Whether the run gave the world's prompts to its models alone (`task: t2v`); the world's
+    items have images, so `auto` means they were given."""
+    return resolve_task(run.config.task, TI2V) == T2V
 
 
 def _benchmark_dir(run) -> Path | None:
@@ -190,7 +234,9 @@ def score_run_synthetic(run, bench_dir: str | Path, *, model_tags=None, item_ids
     if labels is None:
         raise UserError("no synthetic ground truth (labels.json) beside the benchmark", path=bench_dir,
                         hint="the `synthetic` metric only applies to a synthetic-world benchmark")
-    settings_key = f"world-v{world.WORLD_VERSION}"
+    prompts_alone = text_only(run)
+    settings_key = f"world-v{world.WORLD_VERSION}" + ("-text" if prompts_alone else "")
+    metrics = TEXT_METRICS if prompts_alone else IMAGE_METRICS
     done = {} if rescore else done_keys(run, METRIC_DIRECTION, settings_key)
     videos = [v for v in run_videos(run, model_tags=model_tags, item_ids=item_ids) if v.item_id in labels]
     report = ScoreReport(NAME)
@@ -204,11 +250,14 @@ def score_run_synthetic(run, bench_dir: str | Path, *, model_tags=None, item_ids
             else:
                 try:
                     frames = read_video(v.path)
-                    image = prepare_image(Path(bench_dir) / f"{v.item_id}.png", frames.shape[1], frames.shape[2])
-                    values, details = clip_metrics(frames, np.asarray(image), labels[v.item_id])
+                    if prompts_alone:
+                        values, details = text_clip_metrics(frames, labels[v.item_id])
+                    else:
+                        image = prepare_image(Path(bench_dir) / f"{v.item_id}.png", frames.shape[1], frames.shape[2])
+                        values, details = clip_metrics(frames, np.asarray(image), labels[v.item_id])
                 except Exception as exc:  # noqa: BLE001 - one broken video must not stop the batch
                     error = f"{type(exc).__name__}: {exc}"
-                    for m in SYNTHETIC_METRICS:
+                    for m in metrics:
                         buf.add(score_row(v, m, None, status="failed", error=error, details={"settings_key": settings_key}))
                     report.failed += 1
                     report.errors.append(ScoreError(v.model_tag, v.item_id, v.sample, NAME, error))
@@ -222,7 +271,7 @@ def score_run_synthetic(run, bench_dir: str | Path, *, model_tags=None, item_ids
         tags = sorted({v.model_tag for v in videos})
         if tags:
             buf.flush()
-            for m in SYNTHETIC_METRICS:
+            for m in metrics:
                 buf.add(model_mean_rows(run, m, details={"settings_key": settings_key}, model_tags=tags))
     return report
 

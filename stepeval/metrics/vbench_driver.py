@@ -4,13 +4,18 @@
     python vbench_driver.py run JOB.json OUT.json -> scores each dimension of the job, JSON out
     python vbench_driver.py evaluate JOB.json     -> VBench's own entry point, VBenchI2V(...).evaluate(...)
                                                      (the reference the harness is checked against)
+    python vbench_driver.py evaluate-t2v JOB.json -> the same for text-to-video, VBench(...).evaluate(...)
 
 The job (written by stepeval.metrics.vbench_i2v) names a staged work folder holding vbench's
 full-info JSON (entries {prompt_en, dimension, video_list, image_name, stepeval_key}) and the input
 images under `vbench2_beta_i2v/data/crop/<resolution>/`, where vbench's i2v dimensions look for them
 relative to the working directory. For each dimension the driver calls the real package's
 `init_submodules(..., local=True)` and `compute_<dimension>` - what `VBenchI2V.evaluate` does - and
-applies, at run time and without editing installed files, the fixes vbench 0.1.5 needs here:
+applies, at run time and without editing installed files, the fixes vbench 0.1.5 needs here.
+A job with `"suite": "t2v"` (stepeval.metrics.vbench_t2v_metric) runs VBench's text-to-video code
+instead: `vbench.utils.init_submodules` and `vbench.<dimension>`, what `VBench.evaluate` calls; its
+entries may carry the full info's `auxiliary_info`, which the semantic dimensions read.
+The fixes:
 
 - torch.load without map_location (checkpoints saved on GPU) -> loads to CPU, then vbench moves the
   model to the device; weights_only defaults to False, as under the torch vbench was written for;
@@ -129,8 +134,16 @@ def run_dimension(dim: str, entries: list[dict], job: dict) -> tuple[float, dict
 
     info_path = os.path.join(job["work_dir"], f"{dim}_full_info.json")
     save_json(entries, info_path)
-    submodules = init_submodules([dim], local=True, read_frame=False, resolution=job["resolution"])[dim]
-    module = importlib.import_module(f"vbench2_beta_i2v.{dim}" if dim in I2V_DIMS else f"vbench.{dim}")
+    if job.get("suite") == "t2v":
+        # the module first: a missing dependency (GRiT's detectron2) then fails before vbench's
+        # init_submodules would try to download the dimension's weights
+        module = importlib.import_module(f"vbench.{dim}")
+        from vbench.utils import init_submodules as t2v_init_submodules
+
+        submodules = t2v_init_submodules([dim], local=True, read_frame=False)[dim]
+    else:
+        submodules = init_submodules([dim], local=True, read_frame=False, resolution=job["resolution"])[dim]
+        module = importlib.import_module(f"vbench2_beta_i2v.{dim}" if dim in I2V_DIMS else f"vbench.{dim}")
     if dim == "i2v_background":
         _fix_dreamsim(job["device"], job["cache_dir"])
     compute = getattr(module, f"compute_{dim}")
@@ -265,9 +278,31 @@ def evaluate(job_path: str) -> int:
     return 0
 
 
+def evaluate_t2v(job_path: str) -> int:
+    """Call vbench's own `VBench(device, full_info, output_dir).evaluate(videos_path, name,
+    dimension_list=..., local=True, mode=...)` (text-to-video) with the same run-time fixes as `run`."""
+    with open(job_path, encoding="utf-8") as f:
+        job = json.load(f)
+    os.environ["VBENCH_CACHE_DIR"] = job["cache_dir"]
+    os.environ["TORCH_HOME"] = job["torch_home"]
+    import torch
+
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    apply_fixes(job["device"], job["cache_dir"])
+    from vbench import VBench
+
+    bench = VBench(job["device"], job["full_info"], job["output_dir"])
+    bench.evaluate(job["videos_path"], job["name"], dimension_list=list(job["dimensions"]), local=True,
+                   mode=job.get("mode", "vbench_standard"))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "evaluate":
         return evaluate(argv[1])
+    if len(argv) == 2 and argv[0] == "evaluate-t2v":
+        return evaluate_t2v(argv[1])
     if len(argv) >= 1 and argv[0] == "versions":
         print(json.dumps(versions()))
         return 0

@@ -155,7 +155,7 @@ def settings_key(env: VBenchEnv) -> str:
     return hashlib.sha1(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _benchmark_items(run: Run, benchmark: str | Path | None, kind: str, ids: set[str]) -> tuple[dict, str | None]:
+def benchmark_items(run: Run, benchmark: str | Path | None, kind: str, ids: set[str]) -> tuple[dict, str | None]:
     """item id -> BenchmarkItem for the run's items, and a note when none could be loaded."""
     from stepeval.benchmark import Subset, load_benchmark
 
@@ -222,7 +222,7 @@ def score_run_vbench(
     if not videos:
         say("no generated videos to score")
         return report
-    items, items_note = _benchmark_items(run, benchmark, kind, {v.item_id for v in videos})
+    items, items_note = benchmark_items(run, benchmark, kind, {v.item_id for v in videos})
     if items_note:
         say(f"[yellow]benchmark not loaded[/]: {items_note}; i2v and camera dimensions cannot run")
     # The weights' hashes go with every row: a score is only comparable with another made from the same files.
@@ -308,8 +308,8 @@ def score_run_vbench(
             staged[vkey] = (v, sig, {**image_details, **({"camera_expected": camera} if camera else {})})
         buf.flush()
         if entries:
-            results = _run_shards(env, entries, dims, device_list, work, cache, thome, threads, report, say, count_flops)
-            _write_results(buf, results, entries, staged, dims, key, env_record, report)
+            results = run_shards(env, entries, dims, device_list, work, cache, thome, threads, report, say, count_flops)
+            write_results(buf, results, entries, staged, dims, key, env_record, report)
         buf.flush()
         suite = bool(items) and all(it.extra.get("crops") for it in items.values())
         _write_model_rows(buf, run, dims, sorted({v.model_tag for v in videos}), env_record, suite=suite)
@@ -320,8 +320,9 @@ def score_run_vbench(
     return report
 
 
-def _run_shards(env, entries, dims, devices, work, cache, thome, threads, report, say, count_flops=False) -> list[dict]:
-    """One driver process per device, each on a round-robin share of the videos."""
+def run_shards(env, entries, dims, devices, work, cache, thome, threads, report, say, count_flops=False, job_extra=None) -> list[dict]:
+    """One driver process per device, each on a round-robin share of the videos. `job_extra` adds keys
+    to the driver's job (`suite: t2v` runs vbench's text-to-video code)."""
     keys = list(dict.fromkeys(e["stepeval_key"] for e in entries))
     shards = [[k for i, k in enumerate(keys) if i % len(devices) == s] for s in range(len(devices))]
     procs = []
@@ -340,7 +341,8 @@ def _run_shards(env, entries, dims, devices, work, cache, thome, threads, report
             proc_env["CUDA_VISIBLE_DEVICES"] = device.split(":")[1]
             run_device = "cuda"  # vbench compares the device with the string "cuda" in places
         job = {"device": run_device, "dimensions": dims, "work_dir": str(work), "full_info": str(info_path), "resolution": RESOLUTION,
-               "cache_dir": str(cache), "torch_home": str(thome), "threads": threads or os.cpu_count(), "count_flops": count_flops}
+               "cache_dir": str(cache), "torch_home": str(thome), "threads": threads or os.cpu_count(), "count_flops": count_flops,
+               **(job_extra or {})}
         job_path = work / f"job-{s}.json"
         job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
         out_path = work / f"result-{s}.json"
@@ -377,7 +379,8 @@ def _run_shards(env, entries, dims, devices, work, cache, thome, threads, report
     return results
 
 
-def _write_results(buf, results, entries, staged, dims, key, env_record, report) -> None:
+def write_results(buf, results, entries, staged, dims, key, env_record, report, name=metric_name) -> None:
+    """Per-video rows from the drivers' results (`name`: dimension -> the scores.parquet metric)."""
     by_key_dims: dict[str, set[str]] = {}
     for e in entries:
         by_key_dims.setdefault(e["stepeval_key"], set()).update(e["dimension"])
@@ -413,12 +416,12 @@ def _write_results(buf, results, entries, staged, dims, key, env_record, report)
                 value = float(raw) * PER_VIDEO_SCALE.get(dim, 1.0)
                 details = {"settings_key": key, "video_signature": sig, "raw": raw, "dimension_seconds": round(m["seconds"], 3),
                            "dimension_videos": len(keys), **extra, **(m["extra"].get(k) or {})}
-                buf.add(score_row(v, metric_name(dim), value, details=details, env=env_record))
+                buf.add(score_row(v, name(dim), value, details=details, env=env_record))
                 report.count("scored", dim)
             else:
                 err = (m or {}).get("video_errors", {}).get(k) if m else None
                 err = err or crash or "vbench produced no value for this video"
-                buf.add(score_row(v, metric_name(dim), None, status="failed", error=err, details={"settings_key": key}, env=env_record))
+                buf.add(score_row(v, name(dim), None, status="failed", error=err, details={"settings_key": key}, env=env_record))
                 report.count("failed", dim)
                 report.errors.append((v.model_tag, v.item_id, v.sample, dim, err))
 

@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from stepeval.metrics.aggregate import Dimension, Scheme
 
 QUALITY, SEMANTIC = "quality", "semantic"
+# The metric's one name (registry, scores.parquet rows `vbench_t2v/<dimension>`, reports) and the
+# headings of what it reports; the scorer is stepeval.metrics.vbench_t2v_metric.
+METRIC = "vbench_t2v"
+PREFIX = METRIC + "/"
+AGGREGATES: tuple[str, ...] = (QUALITY, SEMANTIC, "total")
+AGGREGATE_NAMES: dict[str, str] = {QUALITY: "Quality Score", SEMANTIC: "Semantic Score", "total": "Total Score"}
+GROUP_NAMES: dict[str, str] = {QUALITY: "Quality", SEMANTIC: "Semantic"}
 
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("subject_consistency", "Subject Consistency", QUALITY, 1.0, 0.1462, 1.0),
@@ -50,6 +57,11 @@ GROUPS: dict[str, tuple[str, ...]] = VBENCH_T2V.groups
 CUSTOM_INPUT_DIMENSIONS: tuple[str, ...] = (
     "subject_consistency", "background_consistency", "motion_smoothness", "dynamic_degree", "aesthetic_quality", "imaging_quality",
 )  # fmt: skip
+
+
+def metric_name(dimension: str) -> str:
+    """The scores.parquet metric of a dimension or aggregate: `vbench_t2v/<key>`."""
+    return PREFIX + dimension
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Each diffusers I2V adapter, end to end through the batch runner, on a tiny random pipeline built
-from diffusers' own model classes (tests/generation/tiny_diffusers.py): a valid mp4 with the model's
-native frame count and fps. Spatial size is overridden small; frames stay native."""
+"""Each diffusers I2V and T2V adapter, end to end through the batch runner, on a tiny random pipeline
+built from diffusers' own model classes (tests/generation/tiny_diffusers.py): a valid mp4 with the
+model's native frame count and fps. Spatial size is overridden small; frames stay native."""
 
 from __future__ import annotations
 
@@ -12,7 +12,17 @@ from rich.console import Console
 
 pytest.importorskip("diffusers", reason="the diffusers extra is not installed (pip install -e .[diffusers])")
 
-from generators.diffusers_i2v import CogVideoXI2V, HunyuanVideoI2V, LTXVideoI2V, WanI2V  # noqa: E402
+from generators.diffusers_i2v import (  # noqa: E402
+    CogVideoXI2V,
+    CogVideoXT2V,
+    HunyuanVideoI2V,
+    HunyuanVideoT2V,
+    LTXVideoI2V,
+    LTXVideoT2V,
+    Wan22T2VA14B,
+    WanI2V,
+    WanT2V,
+)
 from stepeval.errors import UserError  # noqa: E402
 from stepeval.generation import GenerationRequest, registry  # noqa: E402
 from stepeval.generation.runner import GenerateConfig, generate_run  # noqa: E402
@@ -30,12 +40,22 @@ CASES = {
 }
 
 
+T2V_CASES = {
+    "cogvideox-t2v": (CogVideoXT2V, tiny.cogvideox_t2v, (32, 48), {}),
+    "ltx-video-t2v": (LTXVideoT2V, tiny.ltx_video_t2v, (32, 32), {}),
+    "wan2.1-t2v": (WanT2V, tiny.wan_t2v, (32, 32), {}),
+    "wan2.2-t2v-a14b": (Wan22T2VA14B, tiny.wan22_t2v_a14b, (32, 32), {}),
+    "hunyuanvideo-t2v": (HunyuanVideoT2V, tiny.hunyuanvideo_t2v, (32, 32), {"prompt_template": tiny.HUNYUAN_T2V_TEMPLATE, "max_sequence_length": 16}),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [*CASES, *T2V_CASES])
 def test_adapter_makes_a_native_length_video_from_a_tiny_pipeline(name, tmp_path):
-    if name == "wan2.1-i2v":
-        pytest.importorskip("ftfy", reason="WanImageToVideoPipeline cleans prompts with ftfy (part of the diffusers extra)")
-    cls, build, (h, w), call_kwargs = CASES[name]
+    if name.startswith("wan"):
+        pytest.importorskip("ftfy", reason="Wan's pipelines clean prompts with ftfy (part of the diffusers extra)")
+    text_only = name in T2V_CASES
+    cls, build, (h, w), call_kwargs = (T2V_CASES if text_only else CASES)[name]
     test_name = f"{name}-tiny-test"
 
     def factory(**params):
@@ -45,7 +65,8 @@ def test_adapter_makes_a_native_length_video_from_a_tiny_pipeline(name, tmp_path
     registry.register(test_name, factory)
     try:
         bench = make_folder_benchmark(tmp_path / "bench", 1, prompts=["a cat camera pans left"])
-        cfg = GenerateConfig(benchmark=bench, models=[ModelSpec(test_name)], run_dir=tmp_path / "run", device="cpu", vbench_view=False)
+        cfg = GenerateConfig(benchmark=bench, models=[ModelSpec(test_name)], run_dir=tmp_path / "run", device="cpu", vbench_view=False,
+                             task="t2v" if text_only else "auto")  # a T2V model gets the prompt alone
         summary = generate_run(cfg, console=Console(file=open(os.devnull, "w")), show_progress=False)
     finally:
         registry._registered.pop(test_name)
@@ -75,3 +96,21 @@ def test_missing_weights_are_a_clear_error(tmp_path):
     with pytest.raises(UserError) as err:
         gen.load("cpu")
     assert "cannot load CogVideoXImageToVideoPipeline" in str(err.value) and "model=PATH" in str(err.value)
+
+
+def test_t2v_presets_declare_text_only_and_their_settings():
+    for cls in (WanT2V, Wan22T2VA14B, HunyuanVideoT2V, CogVideoXT2V, LTXVideoT2V):
+        assert cls.capabilities.tasks == {"t2v"} and registry.capabilities(cls.name) == cls.capabilities
+        height, width, frames, fps = cls().resolve(GenerationRequest("x", "p", None, 0))  # no image: the first native size
+        assert (height, width) == cls.capabilities.sizes[0] and frames == cls.capabilities.frame_counts[0]
+    moe = Wan22T2VA14B()
+    assert (moe.num_inference_steps, moe.guidance_scale, moe.call_kwargs["guidance_scale_2"]) == (40, 4.0, 3.0)
+    assert Wan22T2VA14B(call_kwargs={"guidance_scale_2": 2.0}).call_kwargs["guidance_scale_2"] == 2.0  # the user's wins
+
+
+def test_a_one_transformer_folder_is_refused_by_the_moe_t2v_preset(tmp_path):
+    pytest.importorskip("ftfy")
+    gen = Wan22T2VA14B(model=tiny.saved(tiny.wan_t2v, tmp_path / "wan-t2v"), dtype="float32")
+    with pytest.raises(UserError) as err:
+        gen.load("cpu")
+    assert "not a Wan 2.2 A14B folder" in str(err.value) and "wan2.1-t2v" in err.value.hint

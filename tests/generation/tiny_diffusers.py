@@ -1,4 +1,4 @@
-"""Tiny, randomly initialised diffusers image-to-video pipelines, built locally (no download).
+"""Tiny, randomly initialised diffusers image-to-video and text-to-video pipelines, built locally (no download).
 
 Every part is the real class of the real pipeline (diffusers' transformer, VAE and scheduler,
 transformers' text and vision encoders) with a toy config, and the tokenizers are made here from a
@@ -195,6 +195,67 @@ def wan_t2v():
     tokenizer, text_encoder = _wan_text_parts()
     return WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0),
                        transformer=_wan_transformer(16, 16))  # fmt: skip
+
+
+def wan22_t2v_a14b():
+    """Wan's text-to-video pipeline with the Wan 2.2 A14B pair of experts."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    tokenizer, text_encoder = _wan_text_parts()
+    return WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=12.0),
+                       transformer=_wan_transformer(16, 16), transformer_2=_wan_transformer(16, 16), boundary_ratio=0.875)  # fmt: skip
+
+
+def cogvideox_t2v():
+    from diffusers import CogVideoXPipeline
+
+    i2v = cogvideox_i2v()  # the same parts with a transformer over the noisy latent alone
+    from diffusers import CogVideoXTransformer3DModel
+
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4, time_embed_dim=8, text_embed_dim=32,
+        num_layers=1, sample_width=6, sample_height=4, sample_frames=49, patch_size=2, temporal_compression_ratio=4,
+        max_text_seq_length=226, use_rotary_positional_embeddings=True, use_learned_positional_embeddings=False,
+    )  # fmt: skip
+    return CogVideoXPipeline(tokenizer=i2v.tokenizer, text_encoder=i2v.text_encoder, vae=i2v.vae, transformer=transformer, scheduler=i2v.scheduler)
+
+
+def ltx_video_t2v():
+    from diffusers import LTXPipeline
+
+    i2v = ltx_video_i2v()  # LTX's transformer takes the same latents for both tasks
+    return LTXPipeline(scheduler=i2v.scheduler, vae=i2v.vae, text_encoder=i2v.text_encoder, tokenizer=i2v.tokenizer, transformer=i2v.transformer)
+
+
+# HunyuanVideo's text encoder is a Llama reading a chat template; the tiny one gets a tiny template.
+HUNYUAN_T2V_TEMPLATE = {
+    "template": "<|start_header_id|> system <|end_header_id|> video <|eot_id|> <|start_header_id|> user <|end_header_id|> {} <|eot_id|>",
+    "crop_start": 8,  # tokens before the user's prompt
+}
+
+
+def hunyuanvideo_t2v():
+    from diffusers import AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline, HunyuanVideoTransformer3DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    tokenizer = tiny_tokenizer(additional_special_tokens=HUNYUAN_SPECIAL[:3])
+    for word in ("system", "user"):
+        tokenizer.add_tokens([word])
+    llama = LlamaModel(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                                   num_attention_heads=2, num_key_value_heads=2, pad_token_id=0))
+    clip = CLIPTextModel(CLIPTextConfig(vocab_size=len(VOCAB), hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77, pad_token_id=0, bos_token_id=3, eos_token_id=1))
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=10, num_layers=1, num_single_layers=1,
+        num_refiner_layers=1, patch_size=1, patch_size_t=1, guidance_embeds=True, text_embed_dim=16, pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+    )  # fmt: skip
+    vae = AutoencoderKLHunyuanVideo(latent_channels=4, block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=4, mid_block_add_attention=True)
+    return HunyuanVideoPipeline(text_encoder=llama, tokenizer=tokenizer, transformer=transformer, vae=vae,
+                                scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), text_encoder_2=clip, tokenizer_2=tiny_tokenizer())  # fmt: skip
 
 
 def saved(build, folder) -> str:

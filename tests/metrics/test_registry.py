@@ -16,12 +16,12 @@ from stepeval.benchmark import synthetic as world
 from stepeval.cli.main import main
 from stepeval.errors import UserError
 from stepeval.metrics import registry
-from stepeval.metrics.synthetic import SYNTHETIC_METRICS, _benchmark_dir
+from stepeval.metrics.synthetic import IMAGE_METRICS, SYNTHETIC_METRICS, _benchmark_dir
 from stepeval.metrics.testing import make_toy_run
 from stepeval.runs import Run
 
 KEYS = ["model_tag", "item_id", "sample", "metric"]
-BUILTIN = ("motion_score", "synthetic", "vbench_i2v")
+BUILTIN = ("motion_score", "synthetic", "vbench_i2v", "vbench_t2v")
 MODELS = [{"name": n, "tag": n, "params": {"height": 64, "width": 64, "num_frames": 17, "fps": 8}} for n in ("static", "camera")]
 
 # A user's package: one metric writing the frame count of every video (times a setting).
@@ -79,7 +79,7 @@ def _values(df):
 def test_score_synthetic_writes_the_rows_stepeval_run_writes(pipeline_run_dir, capsys):
     by_run = _latest(pipeline_run_dir)
     by_run = by_run[by_run["metric"].isin(SYNTHETIC_METRICS)]
-    assert len(by_run[by_run["item_id"] != "*"]) == 2 * 4 * len(SYNTHETIC_METRICS)
+    assert len(by_run[by_run["item_id"] != "*"]) == 2 * 4 * len(IMAGE_METRICS)
     # Already scored by the run: nothing to do, exit 0.
     assert main(["score", str(pipeline_run_dir), "--metrics", "synthetic"]) == 0
     assert "synthetic" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from generators.stepvideo import conditioning, image_conditioning
 from generators.stepvideo.checkpoint import dit_config_from_json, dit_config_to_json
 from generators.stepvideo.config import DiTConfig
 from generators.stepvideo.dit import StepVideoModel
-from generators.stepvideo.pipeline import StepVideoTI2VPipeline, TI2VSettings, to_uint8
+from generators.stepvideo.pipeline import StepVideoPipeline, TI2VSettings, to_uint8
 from generators.stepvideo.tiny.train import tiny_dit_config
 from generators.stepvideo.tiny.weights import load_tiny_checkpoint
 from stepeval.benchmark import synthetic as world
@@ -35,10 +35,10 @@ def _settings(**kw) -> TI2VSettings:
     return TI2VSettings(**{**base, **kw})
 
 
-def _pipeline(parts, mode: str, seed: int = 0) -> StepVideoTI2VPipeline:
+def _pipeline(parts, mode: str, seed: int = 0) -> StepVideoPipeline:
     torch.manual_seed(seed)
     dit = StepVideoModel(tiny_dit_config(mode))  # untrained: the pinning must not depend on what the DiT predicts
-    return StepVideoTI2VPipeline(dit, parts.vae, parts.encode_text, text_module=parts.text_encoder)
+    return StepVideoPipeline(dit, parts.vae, parts.encode_text, text_module=parts.text_encoder)
 
 
 def test_an_official_config_without_the_field_loads_as_concat():

@@ -11,7 +11,7 @@ import torch
 
 from generators.stepvideo import memory
 from generators.stepvideo.generator import StepVideoTI2V
-from generators.stepvideo.pipeline import StepVideoTI2VPipeline, TI2VSettings
+from generators.stepvideo.pipeline import StepVideoPipeline, TI2VSettings
 from stepeval.errors import UserError
 from stepeval.generation.memory import reset_rss_peak
 from stepeval.generation.protocol import GenerationRequest
@@ -157,7 +157,7 @@ def test_official_crop_geometry():
     from generators.stepvideo.conditioning import resolve_geometry
     from generators.stepvideo.pipeline import center_crop
 
-    crop = StepVideoTI2VPipeline._crop_size
+    crop = StepVideoPipeline._crop_size
     assert crop(resolve_geometry(102, 544, 992)) == (540, 960)
     assert crop(resolve_geometry(102, 992, 544)) == (960, 540)
     assert crop(resolve_geometry(17, 768, 768)) is None  # square: left as is (upstream)

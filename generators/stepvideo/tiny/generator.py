@@ -21,7 +21,7 @@ from stepeval.generation.protocol import Capabilities
 
 from ..generator import PER_REQUEST, StepVideoTI2V
 from ..parallel import SINGLE
-from ..pipeline import StepVideoTI2VPipeline
+from ..pipeline import StepVideoPipeline
 from .weights import DEFAULT_DIR, load_tiny_checkpoint
 
 
@@ -64,7 +64,7 @@ class StepVideoTI2VTiny(StepVideoTI2V):
         parts = load_tiny_checkpoint(self.model_dir)
         dev = torch.device("cpu" if device in ("auto", None) else device)
         self.parallel = SINGLE
-        self.pipeline = StepVideoTI2VPipeline(parts.dit, parts.vae, parts.encode_text,
+        self.pipeline = StepVideoPipeline(parts.dit, parts.vae, parts.encode_text,
                                               text_module=parts.text_encoder, device=dev)
 
     def _check_fits(self, settings) -> None:
