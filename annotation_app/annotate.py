@@ -8,10 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotation_app import media, state
+from annotation_app import media, page_queue, signin, state
 from annotation_app.tutorial import SHORTCUTS, render_tutorial
 from stepeval.errors import UserError
-from stepeval.human import AnnotationStore, AuthError, Identity, TaskInfo
+from stepeval.human import AnnotationStore, AuthError, Identity, StudyInfo, TaskInfo
 from stepeval.runs.run import video_path
 
 LABELS = (("left", "Left"), ("tie", "Tie"), ("right", "Right"))
@@ -19,14 +19,8 @@ VALUES = [v for v, _ in LABELS]
 TEXT_TO_VALUE = {text: v for v, text in LABELS}
 
 
-def _first_open(queue: list[TaskInfo]) -> int:
-    """Resume where the annotator left off: the first task without an answer."""
-    return next((i for i, t in enumerate(queue) if t.answer is None), len(queue))
-
-
-def _video_path(store: AnnotationStore, run_root: Path | None, task: TaskInfo, tag: str) -> Path:
-    root = run_root or Path(store.study(task.study_id).run_root or ".")
-    return video_path(root, tag, task.item_id)
+def _video_path(study: StudyInfo, run_root: Path | None, task: TaskInfo, tag: str) -> Path:
+    return video_path(run_root or Path(study.run_root or "."), tag, task.item_id)
 
 
 def _show_prompt(prompt: str) -> None:
@@ -46,22 +40,31 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
     # First, so that its key handler is in the page before the first item's caption (a key
     # pressed then would otherwise reach nothing); it installs itself once per browser tab.
     st.html(media.PAGE_JS, unsafe_allow_javascript=True)
-    study = store.study(ident.study_id)
+    study = state.study(store, ident.study_id)
     if not ident.tutorial_done and not st.session_state.get("tutorial_seen"):
         if render_tutorial(study.dimensions, study.protocol):
             store.mark_tutorial_done(ident.annotator_id)
             st.session_state["tutorial_seen"] = True
             st.rerun()
         return
+    _item_panel(store, study, run_root)
 
-    queue = store.queue(ident.annotator_id)
-    if not queue:
+
+@st.fragment
+def _item_panel(store: AnnotationStore, study: StudyInfo, run_root: Path | None) -> None:
+    """Everything a page turn changes. A fragment: Submit & next and Back run this part of the
+    script alone, not the page around it (the sidebar, the key handler), which stays as it is."""
+    if state.identity() is None:  # the submit was refused for the sign-in (a revoked token): sign the page out
+        st.rerun(scope="app")
+    ident = state.identity() if state.take_confirmed() else signin.confirm(store)
+    queue = page_queue.current(store, ident.annotator_id)
+    if not queue.tasks:
         st.info("No items are assigned to you yet. Ask the study admin.")
         return
     if "idx" not in st.session_state:
-        st.session_state["idx"] = _first_open(queue)
+        st.session_state["idx"] = queue.first_open()
     idx = min(max(st.session_state["idx"], 0), len(queue))
-    done = sum(t.answer is not None for t in queue)
+    done = queue.done()
     st.progress(done / len(queue), text=f"{done} of {len(queue)} judged")
     notice = st.session_state.pop("notice", None)
     if notice:
@@ -75,8 +78,8 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
         st.button("Back", key="back", on_click=_go_to, args=(len(queue) - 1,))
         return
 
-    task = queue[idx]
-    item = store.item(task.study_id, task.item_id)
+    task = queue.task(store, idx)
+    item = state.item(store, task.study_id, task.item_id)
     if st.session_state.get("shown", (None,))[0] != task.id:
         st.session_state["shown"] = (task.id, time.monotonic())
     submission_id = state.submission_id(task.id)  # made with the form, so every send of it shares it
@@ -99,10 +102,10 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
     left, right = st.columns(2)
     with left:
         st.markdown("**Left**")
-        _show_video(_video_path(store, run_root, task, task.left_tag))
+        _show_video(_video_path(study, run_root, task, task.left_tag))
     with right:
         st.markdown("**Right**")
-        _show_video(_video_path(store, run_root, task, task.right_tag))
+        _show_video(_video_path(study, run_root, task, task.right_tag))
 
     stored = (task.answer or {}).get("labels") or {}
     answer = task.answer or {}
@@ -138,7 +141,7 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
         st.button("Submit & next", key="submit", type="primary", on_click=_submit,
                   args=(store, ident, task.id, [d.name for d in study.dimensions], [d.title for d in study.dimensions], idx, submission_id))
     if study.protocol.shows_image:
-        _warm_next(store, queue, idx)
+        _warm_next(store, queue.upcoming(idx, WARM_AHEAD))
 
 
 # Items whose input image is made ready while the current one is judged. Two: a fast annotator
@@ -146,22 +149,12 @@ def render(store: AnnotationStore, ident: Identity, run_root: Path | None) -> No
 WARM_AHEAD = 2
 
 
-def _warm_next(store: AnnotationStore, queue: list[TaskInfo], idx: int) -> None:
+def _warm_next(store: AnnotationStore, upcoming: list[TaskInfo]) -> None:
     """After the page is sent, start the next items' thumbnails so a submit does not wait on them."""
-    for task in queue[idx + 1: idx + 1 + WARM_AHEAD]:
-        path = _image_path(store, task.study_id, task.item_id)
+    for task in upcoming:
+        path = state.item(store, task.study_id, task.item_id).image_path
         if path:
             media.warm_image(Path(path))
-
-
-@st.cache_data(max_entries=4096, show_spinner=False)
-def _image_path_cached(_store: AnnotationStore, url: str, study_id: str, item_id: str) -> str | None:
-    return _store.item(study_id, item_id).image_path
-
-
-def _image_path(store: AnnotationStore, study_id: str, item_id: str) -> str | None:
-    # A study's items never change once it is created: one query per item per server, not per page.
-    return _image_path_cached(store, store.url, study_id, item_id)
 
 
 def _go_to(idx: int) -> None:
@@ -189,6 +182,7 @@ def _submit(store: AnnotationStore, ident: Identity, task_id: str, dims: list[st
         ss["problem"] = ("error", str(exc))
         return
     state.answer_stored(task_id)
+    page_queue.stored(task_id, res)
     ss["idx"] = idx + 1
     if res.created and res.revision > 1:
         ss["notice"] = "Answer changed; the earlier one is kept in the record."

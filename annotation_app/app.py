@@ -47,23 +47,12 @@ def main() -> None:
         return
     want_admin = st.query_params.get("view") == "admin"
     cookie = signin.cookie_name(store.url)
-    ident = state.identity()
-    if ident is None:
-        ident = signin.resume(store, cookie)
-    else:
-        # Asked again on every run: a sign-out in another tab, an expired sign-in or a token
-        # revoked since ends this page's sign-in too.
-        try:
-            ident = store.resume_sign_in(state.sign_in_key())
-        except AuthError as exc:
-            state.sign_out()
-            st.session_state["signin_error"] = str(exc)
-            st.rerun()
-        state.refresh(ident)
+    ident = signin.resume(store, cookie) if state.identity() is None else signin.confirm(store)
     if ident is None:
         _sign_in_form(store, want_admin)
         signin.forget(cookie)
         return
+    state.mark_confirmed()
     with st.sidebar:
         signin.keep(cookie, state.sign_in_key())
         st.caption(f"Signed in as {ident.name}")

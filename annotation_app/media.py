@@ -23,7 +23,9 @@ IMAGE_MAX_SIDE = 768  # the input image is a reference; a smaller picture keeps 
 IMAGE_QUALITY = 90
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+# A resource cache, not a data cache: st.cache_data hands every caller a fresh unpickled copy, i.e.
+# copies each video on every page turn; bytes are immutable, so one copy can serve every session.
+@st.cache_resource(max_entries=256, show_spinner=False)
 def _file_bytes(path: str, mtime_ns: int) -> bytes:
     return Path(path).read_bytes()
 

@@ -42,6 +42,20 @@ def resume(store: AnnotationStore, name: str) -> Identity | None:
     return ident
 
 
+def confirm(store: AnnotationStore) -> Identity:
+    """The signed-in identity as the store reads it now. Asked on every page turn: a sign-out in
+    another tab, an expired sign-in or a token revoked since ends this page's sign-in too, and the
+    whole page is run again to show the sign-in form and why."""
+    try:
+        ident = store.resume_sign_in(state.sign_in_key())
+    except AuthError as exc:
+        state.sign_out()
+        st.session_state["signin_error"] = str(exc)
+        st.rerun(scope="app")
+    state.refresh(ident)
+    return ident
+
+
 def keep(name: str, key: str) -> None:
     """Store the sign-in key in the browser, unless the connection already came with it."""
     if _cookie(name) == key:

@@ -12,13 +12,13 @@ custom-input dimensions exist, so such a run shows them and says which ten are m
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from reports.vbench_table import MODEL_ITEM, best_positions, latest_scores, model_dimension_values
+from reports import vbench_table
+from reports.vbench_table import best_positions, latest_scores, model_dimension_values
 from stepeval.errors import UserError
 from stepeval.metrics.vbench_t2v import (
     AGGREGATE_NAMES,
@@ -78,19 +78,7 @@ def build_vbench_t2v(scores: pd.DataFrame | None, models: list[str]) -> VBenchT2
 
 def protocol_notes(scores: pd.DataFrame | None, models: list[str]) -> list[str]:
     """The departures from VBench's protocol that scoring recorded with each model's Total row."""
-    latest = latest_scores(scores)
-    if latest.empty or "details" not in latest.columns:
-        return []
-    rows = latest[(latest["metric"] == metric_name("total")) & (latest["item_id"] == MODEL_ITEM) & latest["model_tag"].isin(models)]
-    out = []
-    for r in rows.itertuples():
-        try:
-            departures = json.loads(r.details or "{}").get("protocol_departures") or []
-        except (TypeError, ValueError):
-            departures = []
-        if departures:
-            out.append(f"{r.model_tag}: departs from VBench's protocol: {'; '.join(departures)}.")
-    return out
+    return vbench_table.protocol_notes(scores, models, total_metric=metric_name("total"), protocol="VBench")
 
 
 def missing_footnote(model: str, missing: list[str], have_groups: list[str]) -> str:

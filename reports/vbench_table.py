@@ -117,12 +117,13 @@ def build_vbench(scores: pd.DataFrame | None, models: list[str]) -> VBenchTable:
     return VBenchTable(values=values, refusals=refusals, notes=notes)
 
 
-def protocol_notes(scores: pd.DataFrame | None, models: list[str]) -> list[str]:
-    """The departures from VBench-I2V's protocol that scoring recorded with each model's Total."""
+def protocol_notes(scores: pd.DataFrame | None, models: list[str], *, total_metric: str = "vbench_i2v/total",
+                   protocol: str = "VBench-I2V") -> list[str]:
+    """The departures from `protocol` that scoring recorded with each model's Total row (`total_metric`)."""
     latest = latest_scores(scores)
     if latest.empty or "details" not in latest.columns:
         return []
-    rows = latest[(latest["metric"] == "vbench_i2v/total") & (latest["item_id"] == MODEL_ITEM) & latest["model_tag"].isin(models)]
+    rows = latest[(latest["metric"] == total_metric) & (latest["item_id"] == MODEL_ITEM) & latest["model_tag"].isin(models)]
     out = []
     for r in rows.itertuples():
         try:
@@ -130,7 +131,7 @@ def protocol_notes(scores: pd.DataFrame | None, models: list[str]) -> list[str]:
         except (TypeError, ValueError):
             departures = []
         if departures:
-            out.append(f"{r.model_tag}: departs from VBench-I2V's protocol: {'; '.join(departures)}.")
+            out.append(f"{r.model_tag}: departs from {protocol}'s protocol: {'; '.join(departures)}.")
     return out
 
 

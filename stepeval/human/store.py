@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from sqlalchemy import delete, func, select, update
@@ -131,6 +132,17 @@ class SubmitResult:
     judgment_id: int
     revision: int
     created: bool  # False when the submit repeated one already stored
+
+
+class QueueVersion(NamedTuple):
+    """What changes when an annotator's queue changes. A rebalance only deletes unstarted tasks and
+    adds new ones (created now, so newer than any the queue had); a submit only appends a judgment
+    (ids only grow). So equal versions mean the same tasks with the same current answers."""
+
+    tasks: int
+    newest_task: str | None  # created_at of the most recently created task
+    judgments: int  # every revision of every task in the queue
+    newest_judgment: int | None
 
 
 @dataclass
@@ -269,6 +281,12 @@ class AnnotationStore:
                 raise UserError(f"item {item_id!r} is not part of study {study_id!r}")
             return ItemInfo(it.item_id, it.domain, it.aspect, it.prompt, it.image_path)
 
+    def items(self, study_id: str) -> dict[str, ItemInfo]:
+        """Every item of the study by id, in one query (a page that shows many reads them once)."""
+        with self._read() as s:
+            rows = s.scalars(select(StudyItem).where(StudyItem.study_id == study_id))
+            return {it.item_id: ItemInfo(it.item_id, it.domain, it.aspect, it.prompt, it.image_path) for it in rows}
+
     # -- annotators ------------------------------------------------------------------------------
 
     def add_annotator(self, study_id: str, name: str) -> str:
@@ -351,7 +369,11 @@ class AnnotationStore:
         is unknown, signed out or expired, and an annotator whose token was revoked since."""
         key = (key or "").strip()
         with self._read() as s:
-            row = s.get(SignIn, hash_token(key)) if key else None
+            # The sign-in and its annotator in one query: every page turn asks this.
+            found = s.execute(
+                select(SignIn, Annotator).outerjoin(Annotator, Annotator.id == SignIn.annotator_id).where(SignIn.key_hash == hash_token(key))
+            ).first() if key else None
+            row, ann = found if found is not None else (None, None)
             if row is None or row.ended_at is not None:
                 raise AuthError("you are signed out", hint="sign in with your token")
             if datetime.fromisoformat(row.expires_at) <= datetime.now(timezone.utc):
@@ -361,7 +383,6 @@ class AnnotationStore:
                 if st is None or st.admin_token_hash is None:
                     raise AuthError("this study has no admin sign-in any more", hint="ask for the current admin token")
                 return Identity("admin", row.study_id)
-            ann = s.get(Annotator, row.annotator_id)
             if ann is None or ann.revoked_at is not None or ann.token_hash is None:
                 raise AuthError("your token was revoked", hint="ask the study admin for a new token")
             return Identity("annotator", ann.study_id, ann.id, ann.name, tutorial_done=ann.tutorial_done_at is not None)
@@ -433,6 +454,16 @@ class AnnotationStore:
             tasks = list(s.scalars(select(Task).where(Task.annotator_id == annotator_id).order_by(Task.position, Task.id)))
             answers = self._current_answers(s, [t.id for t in tasks])
         return [self._task_info(t, answers.get(t.id)) for t in tasks]
+
+    def queue_version(self, annotator_id: int) -> QueueVersion:
+        """One aggregate row that changes whenever `queue(annotator_id)` would read something else: a
+        page keeps the queue it read and asks this instead of reading the queue again."""
+        with self._read() as s:
+            row = s.execute(
+                select(func.count(func.distinct(Task.id)), func.max(Task.created_at), func.count(Judgment.id), func.max(Judgment.id))
+                .select_from(Task).outerjoin(Judgment, Judgment.task_id == Task.id).where(Task.annotator_id == annotator_id)
+            ).one()
+        return QueueVersion(int(row[0]), row[1], int(row[2]), row[3])
 
     def task(self, task_id: str) -> TaskInfo:
         with self._read() as s:

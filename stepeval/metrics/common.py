@@ -175,3 +175,40 @@ class RowBuffer:
 
     def __exit__(self, *exc) -> None:
         self.flush()
+
+
+def per_model_values(run: Run, prefix: str, dimensions: Sequence[str], tags: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """model tag -> {dimension: per-model value} from the latest ok per-model rows of `prefix + dimension`."""
+    df = latest_scores(run, [prefix + d for d in dimensions])
+    out: dict[str, dict[str, float]] = {}
+    if df.empty:
+        return out
+    df = df[(df["item_id"] == MODEL_ITEM) & (df["status"] == "ok")]
+    for r in df.itertuples():
+        if tags is None or r.model_tag in tags:
+            out.setdefault(r.model_tag, {})[r.metric[len(prefix):]] = float(r.value)
+    return out
+
+
+def aggregate_score_rows(run: Run, tags: Sequence[str], env_record: dict, *, prefix: str, dimensions: Sequence[str],
+                         aggregates: Sequence[str], aggregate, protocol: dict[str, list[str]] | None = None) -> list[dict]:
+    """Per model tag, a leaderboard formula's aggregates (`aggregate(raw) -> obj with .as_dict()`, raising
+    UserError naming what is missing) as score rows, or failed rows carrying that message: an
+    aggregate is never computed with a dimension missing."""
+    from stepeval.errors import UserError
+
+    values = per_model_values(run, prefix, dimensions, tags)
+    rows = []
+    for tag in tags:
+        raw = values.get(tag, {})
+        where = (tag, MODEL_ITEM, MODEL_SAMPLE)
+        details = {"raw": raw} if protocol is None else {"raw": raw, "protocol_departures": protocol.get(tag, [])}
+        try:
+            agg = aggregate(raw).as_dict()
+        except UserError as exc:
+            error = str(exc).split("\n")[0]
+            rows.extend(score_row(where, prefix + name, None, status="failed", error=error, details=details, env=env_record)
+                        for name in aggregates)
+            continue
+        rows.extend(score_row(where, prefix + name, agg[name], details=details, env=env_record) for name in aggregates)
+    return rows

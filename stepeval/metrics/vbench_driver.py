@@ -256,10 +256,8 @@ def evaluate_order(dims: list[str]) -> list[str]:
     return sorted(dims, key=lambda d: d == "i2v_background")
 
 
-def evaluate(job_path: str) -> int:
-    """Call vbench's own `VBenchI2V(device, full_info, output_dir).evaluate(videos_path, name, dims,
-    local=True, resolution=...)` with the same run-time fixes as `run` (CPU loading, DreamSim's device),
-    from `work_dir`, where the image suite's `vbench2_beta_i2v/data/crop/<resolution>/` lies."""
+def _reference_job(job_path: str) -> dict:
+    """A reference job's settings, with the weight folders, threads and run-time fixes of `run` applied."""
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
     os.environ["VBENCH_CACHE_DIR"] = job["cache_dir"]
@@ -269,6 +267,14 @@ def evaluate(job_path: str) -> int:
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
     apply_fixes(job["device"], job["cache_dir"])
+    return job
+
+
+def evaluate(job_path: str) -> int:
+    """Call vbench's own `VBenchI2V(device, full_info, output_dir).evaluate(videos_path, name, dims,
+    local=True, resolution=...)` with the same run-time fixes as `run` (CPU loading, DreamSim's device),
+    from `work_dir`, where the image suite's `vbench2_beta_i2v/data/crop/<resolution>/` lies."""
+    job = _reference_job(job_path)
     _fix_dreamsim(job["device"], job["cache_dir"])
     os.chdir(job["work_dir"])
     from vbench2_beta_i2v import VBenchI2V
@@ -281,15 +287,7 @@ def evaluate(job_path: str) -> int:
 def evaluate_t2v(job_path: str) -> int:
     """Call vbench's own `VBench(device, full_info, output_dir).evaluate(videos_path, name,
     dimension_list=..., local=True, mode=...)` (text-to-video) with the same run-time fixes as `run`."""
-    with open(job_path, encoding="utf-8") as f:
-        job = json.load(f)
-    os.environ["VBENCH_CACHE_DIR"] = job["cache_dir"]
-    os.environ["TORCH_HOME"] = job["torch_home"]
-    import torch
-
-    if job.get("threads"):
-        torch.set_num_threads(int(job["threads"]))
-    apply_fixes(job["device"], job["cache_dir"])
+    job = _reference_job(job_path)
     from vbench import VBench
 
     bench = VBench(job["device"], job["full_info"], job["output_dir"])

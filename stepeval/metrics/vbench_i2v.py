@@ -42,12 +42,11 @@ from stepeval.benchmark.vbench_suite import crop_for_size
 from stepeval.errors import UserError
 from stepeval.metrics.aggregate import DIMENSION_KEYS, aggregate
 from stepeval.metrics.common import (
-    MODEL_ITEM,
-    MODEL_SAMPLE,
+    aggregate_score_rows,
+    per_model_values,
     RowBuffer,
     VideoRef,
     done_keys,
-    latest_scores,
     model_mean_rows,
     run_videos,
     score_row,
@@ -451,35 +450,13 @@ def protocol_departures(run: Run, tag: str, *, suite: bool) -> list[str]:
 
 def model_values(run: Run, tags: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """model tag -> {dimension: per-model value} from the latest ok per-model rows."""
-    df = latest_scores(run, [metric_name(d) for d in DIMENSION_KEYS])
-    out: dict[str, dict[str, float]] = {}
-    if df.empty:
-        return out
-    df = df[(df["item_id"] == MODEL_ITEM) & (df["status"] == "ok")]
-    for r in df.itertuples():
-        if tags is None or r.model_tag in tags:
-            out.setdefault(r.model_tag, {})[r.metric[len(PREFIX):]] = float(r.value)
-    return out
+    return per_model_values(run, PREFIX, DIMENSION_KEYS, tags)
 
 
 def aggregate_rows(run: Run, tags: Sequence[str], env_record: dict, protocol: dict[str, list[str]] | None = None) -> list[dict]:
-    values = model_values(run, tags)
-    rows = []
-    for tag in tags:
-        raw = values.get(tag, {})
-        where = (tag, MODEL_ITEM, MODEL_SAMPLE)
-        try:
-            agg = aggregate(raw).as_dict()
-        except UserError as exc:
-            for name in AGGREGATES:
-                rows.append(score_row(where, PREFIX + name, None, status="failed", error=str(exc).split("\n")[0], details={"raw": raw}, env=env_record))
-            continue
-        details = {"raw": raw}
-        if protocol is not None:
-            details["protocol_departures"] = protocol.get(tag, [])
-        for name in AGGREGATES:
-            rows.append(score_row(where, PREFIX + name, agg[name], details=details, env=env_record))
-    return rows
+    """Quality / I2V / Total per model tag, or failed rows naming the missing dimensions."""
+    return aggregate_score_rows(run, tags, env_record, prefix=PREFIX, dimensions=DIMENSION_KEYS, aggregates=AGGREGATES,
+                                aggregate=aggregate, protocol=protocol)
 
 
 class VBenchI2V(Metric):

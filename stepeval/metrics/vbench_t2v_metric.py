@@ -42,8 +42,9 @@ from pathlib import Path
 from stepeval.benchmark.vbench_t2v_suite import NAME as SUITE, SAMPLES_PER_PROMPT, scored_dimensions
 from stepeval.errors import UserError
 from stepeval.metrics.common import (
+    aggregate_score_rows,
+    per_model_values,
     MODEL_ITEM,
-    MODEL_SAMPLE,
     RowBuffer,
     VideoRef,
     done_keys,
@@ -294,34 +295,13 @@ def protocol_departures(run: Run, tag: str, *, suite: bool, suite_items=None) ->
 
 def model_values(run: Run, tags: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """model tag -> {dimension: per-model value} from the latest ok per-model rows."""
-    df = latest_scores(run, [metric_name(d) for d in DIMENSION_KEYS])
-    out: dict[str, dict[str, float]] = {}
-    if df.empty:
-        return out
-    df = df[(df["item_id"] == MODEL_ITEM) & (df["status"] == "ok")]
-    for r in df.itertuples():
-        if tags is None or r.model_tag in tags:
-            out.setdefault(r.model_tag, {})[r.metric[len(PREFIX):]] = float(r.value)
-    return out
+    return per_model_values(run, PREFIX, DIMENSION_KEYS, tags)
 
 
 def aggregate_rows(run: Run, tags: Sequence[str], env_record: dict, protocol: dict[str, list[str]] | None = None) -> list[dict]:
     """Quality / Semantic / Total per model tag, or failed rows naming the missing dimensions."""
-    values = model_values(run, tags)
-    rows = []
-    for tag in tags:
-        raw = values.get(tag, {})
-        where = (tag, MODEL_ITEM, MODEL_SAMPLE)
-        details = {"raw": raw, "protocol_departures": (protocol or {}).get(tag, [])}
-        try:
-            agg = aggregate(raw).as_dict()
-        except UserError as exc:
-            for name in AGGREGATES:
-                rows.append(score_row(where, metric_name(name), None, status="failed", error=str(exc).split("\n")[0], details=details, env=env_record))
-            continue
-        for name in AGGREGATES:
-            rows.append(score_row(where, metric_name(name), agg[name], details=details, env=env_record))
-    return rows
+    return aggregate_score_rows(run, tags, env_record, prefix=PREFIX, dimensions=DIMENSION_KEYS, aggregates=AGGREGATES,
+                                aggregate=aggregate, protocol=protocol)
 
 
 class VBenchT2V(Metric):

@@ -12,7 +12,12 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from generators.stepvideo.tiny.generator import StepVideoTI2VTiny, StepVideoTI2VTinyBoth, StepVideoTI2VTinyFrameReplace
+from generators.stepvideo.tiny.generator import (
+    ABLATION_CONCAT_DIR,
+    StepVideoTI2VTiny,
+    StepVideoTI2VTinyBoth,
+    StepVideoTI2VTinyFrameReplace,
+)
 from generators.stepvideo.tiny.train import TinyRecipe, train_tiny, variant_recipe
 from stepeval.ablation import Comparison
 from stepeval.cli.main import main
@@ -57,8 +62,9 @@ def test_shipped_variants_share_the_shipped_vae_and_differ_in_the_dit(cls, mode)
     assert json.loads((folder / "transformer" / "config.json").read_text())["image_conditioning"] == mode
     shipped = StepVideoTI2VTiny.default_dir
     assert (folder / "vae" / "vae_v2.safetensors").read_bytes() == (shipped / "vae" / "vae_v2.safetensors").read_bytes()
+    assert (ABLATION_CONCAT_DIR / "vae" / "vae_v2.safetensors").read_bytes() == (shipped / "vae" / "vae_v2.safetensors").read_bytes()
     recipe = json.loads((folder / "training.json").read_text())["recipe"]
-    reference = json.loads((shipped / "training.json").read_text())["recipe"]
+    reference = json.loads((ABLATION_CONCAT_DIR / "training.json").read_text())["recipe"]
     differs = {k for k in reference if recipe.get(k) != reference[k]}
     # Same data, seed and step budget; only the design (and the guidance scale chosen on validation).
     assert differs <= {"image_conditioning", "image_dropout", "cfg_scale", "threads"}

@@ -44,7 +44,7 @@ class StepVideoTI2VTiny(StepVideoTI2V):
                  cfg_scale: float | None = None, time_shift: float | None = None, motion_score: float = 5.0,
                  magic_prompts: bool = False, negative_prompt: str = "", image_latent: str = "mean",
                  official_crop: bool = False, vae_tile: int | None = None, guidance: str = "text",
-                 verbose: bool = False):
+                 numerics: str = "stepeval", verbose: bool = False):
         root = Path(model_dir) if model_dir else self.default_dir
         shipped = _shipped_defaults(root)
         super().__init__(
@@ -56,7 +56,7 @@ class StepVideoTI2VTiny(StepVideoTI2V):
             time_shift=float(time_shift if time_shift is not None else shipped.get("time_shift", 3.0)),
             motion_score=motion_score, negative_prompt=negative_prompt, magic_prompts=magic_prompts,
             official_crop=official_crop, vae_tile=vae_tile, image_latent=image_latent, guidance=guidance,
-            verbose=verbose)
+            numerics=numerics, verbose=verbose)
 
     def load(self, device: str = "auto") -> None:
         if self.pipeline is not None:
@@ -71,6 +71,12 @@ class StepVideoTI2VTiny(StepVideoTI2V):
         # A few MB of weights and 48 tokens: no memory plan needed (the official planner assumes
         # the Step-LLM/CLIP text stack this preset does not have).
         return None
+
+
+# The concat model trained with the design variants' recipe (same data, seed and step budget): the
+# ablation's like-for-like reference (configs/ablation-stiv.yaml). The shipped model was retrained
+# since with more zooms and DiT steps.
+ABLATION_CONCAT_DIR = DEFAULT_DIR.parent / "tiny-concat-4k"
 
 
 class StepVideoTI2VTinyFrameReplace(StepVideoTI2VTiny):
