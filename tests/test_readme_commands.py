@@ -133,6 +133,21 @@ def test_vbench_prefetch_dry_run_lists_downloads_into_the_given_folders(tmp_path
     assert not cache.exists() and not thome.exists()
 
 
+def test_vbench_prefetch_takes_the_text_to_video_dimensions(tmp_path, capsys):
+    """The T2V names and sets reach the weight table: the semantic dimensions' backbones are listed,
+    a misspelt name is one error naming both sets."""
+    cache, thome = tmp_path / "vbench-cache", tmp_path / "torch-home"
+    assert main(["vbench", "prefetch", "--dry-run", "--dims", "t2v", "--cache-dir", str(cache), "--torch-home", str(thome)]) == 0
+    out = capsys.readouterr().out
+    for folder in ("grit_model", "umt_model", "caption_model", "ViCLIP"):  # object_class..., human_action, scene, overall_consistency
+        assert f"{cache}/{folder}/" in out.replace("\n", "")
+    assert main(["vbench", "prefetch", "--dry-run", "--dims", "color", "--cache-dir", str(cache), "--torch-home", str(thome)]) == 0
+    assert "grit_model" in capsys.readouterr().out and not cache.exists()
+    assert main(["vbench", "prefetch", "--dry-run", "--dims", "colour"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "unknown VBench dimension 'colour'" in err and "t2v-custom" in err and "i2v_subject" in err
+
+
 # -- train-tiny (its wiring; the training itself is tests/run/test_tiny_model.py) ---------------------------
 
 

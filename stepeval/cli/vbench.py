@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from stepeval.errors import UserError
 from stepeval.metrics.aggregate import DIMENSION_KEYS
 
 app = typer.Typer(help="Create and check the isolated VBench environment and its model weights.", no_args_is_help=True)
@@ -20,13 +21,32 @@ console = Console()
 EnvPath = Annotated[Optional[Path], typer.Option("--path", help="Where the VBench venv lives (default ~/.cache/stepeval/vbench-env, or $STEPEVAL_VBENCH_ENV).")]
 CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", envvar="VBENCH_CACHE_DIR", help="VBench weight folder (default ~/.cache/vbench).")]
 TorchHome = Annotated[Optional[Path], typer.Option("--torch-home", envvar="TORCH_HOME", help="torch.hub root (default ~/.cache/torch).")]
-Dims = Annotated[Optional[str], typer.Option("--dims", help="Comma-separated dimensions (default: all nine; 'ci' = what CI runs, all nine).")]
+Dims = Annotated[Optional[str], typer.Option("--dims", help="Comma-separated dimensions of VBench-I2V or of VBench's text-to-video set "
+                                            "(default: the nine I2V ones; 'ci' = what CI runs, all nine; 't2v' = the 16 T2V ones; "
+                                            "'t2v-custom' = the six T2V ones that run on one's own prompts).")]
 
 
 def _dims(spec: str | None) -> list[str]:
-    from stepeval.metrics.vbench_i2v import parse_dimensions
+    """The chosen dimensions: VBench-I2V's spellings as before, plus the text-to-video names and sets."""
+    from stepeval.metrics import vbench_i2v, vbench_t2v
 
-    return parse_dimensions(spec)
+    if not spec:
+        return vbench_i2v.parse_dimensions(spec)
+    sets = {"t2v": vbench_t2v.DIMENSION_KEYS, "t2v-custom": vbench_t2v.CUSTOM_INPUT_DIMENSIONS}
+    dims: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if part in sets:
+            dims.extend(sets[part])
+        elif part in vbench_t2v.DIMENSION_KEYS and part not in vbench_i2v.DIMENSION_KEYS:
+            dims.append(part)
+        elif part:
+            try:
+                dims.extend(vbench_i2v.parse_dimensions(part))
+            except UserError:
+                raise UserError(f"unknown VBench dimension {part!r}", hint=(
+                    f"VBench-I2V: {', '.join(vbench_i2v.DIMENSION_KEYS)} (or 'ci', 'all'); text-to-video: "
+                    f"{', '.join(vbench_t2v.DIMENSION_KEYS)} (or 't2v', 't2v-custom')")) from None
+    return list(dict.fromkeys(dims))
 
 
 def _short(digest: str | None) -> str:
@@ -105,7 +125,7 @@ def _parse_size(spec: str) -> tuple[int, int, int, float | None]:
 
 
 def _costs(dims, run, videos, size, device, gpu_tflops):
-    from stepeval.metrics.vbench_cost import Workload, estimate_all, workload_from_run
+    from stepeval.metrics.vbench_cost import Workload, estimate_all, load_costs, workload_from_run
     from stepeval.metrics.vbench_i2v import parse_devices
 
     work = Workload(1)
@@ -119,7 +139,8 @@ def _costs(dims, run, videos, size, device, gpu_tflops):
     if videos is not None:
         work = Workload(videos, work.height, work.width, work.frames, work.fps)
     devices = parse_devices(device)
-    return work, devices, estimate_all(dims, work, devices, gpu_tflops=gpu_tflops)
+    measured = load_costs().dimensions  # benchmarks/vbench_dims.py measures the I2V set
+    return work, devices, estimate_all([d for d in dims if d in measured], work, devices, gpu_tflops=gpu_tflops)
 
 
 def _duration(seconds: float) -> str:
@@ -130,7 +151,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _cost_table(estimates, report, work, devices, gpu_tflops, random_root: bool) -> Table:
+def _cost_table(estimates, report, work, devices, gpu_tflops, random_root: bool, unmeasured: list[str] = ()) -> Table:
     from stepeval.metrics.vbench_cost import total_seconds
 
     kind = "GPU" if any(d.startswith("cuda") for d in devices) else "CPU"
@@ -146,8 +167,11 @@ def _cost_table(estimates, report, work, devices, gpu_tflops, random_root: bool)
         state = _weights_state(report[e.dimension], random_root)
         t.add_row(e.dimension, e.backbone, f"[{colour[state]}]{state}[/]", _duration(e.seconds), f"{e.seconds_per_video:.2f} s",
                   "not counted" if e.gflop_per_video != e.gflop_per_video else f"{e.gflop_per_video:,.0f}", e.needs)
+    for dim in unmeasured:
+        state = _weights_state(report[dim], random_root)
+        t.add_row(dim, "", f"[{colour[state]}]{state}[/]", "not measured", "", "", "no measured cost (benchmarks/vbench_dims.py)")
     t.add_section()
-    t.add_row("all chosen", "", "", _duration(total_seconds(estimates)), "", "",
+    t.add_row("all chosen", "", "", _duration(total_seconds(estimates)) + (" + not measured" if unmeasured else ""), "", "",
               "one VBench process per device runs the dimensions one after another")
     return t
 
@@ -211,8 +235,9 @@ def check(
     random_root = is_random_weights_root(cache)
     if as_json:
         weights = _weights_json(report)
+        for dim in chosen:
+            weights[dim]["weights"] = _weights_state(report[dim], random_root)
         for e in estimates:
-            weights[e.dimension]["weights"] = _weights_state(report[e.dimension], random_root)
             weights[e.dimension]["cost"] = e.as_dict()
         typer.echo(json.dumps({"env": str(env.path), "versions": env.info,
                                "weights_table": {"path": str(weights_table.source), "sha256": weights_table.sha256},
@@ -225,7 +250,8 @@ def check(
         console.print(f"[green]environment ok[/]: {env.path}")
         console.print(", ".join(f"{k} {v}" for k, v in pk.items() if v), soft_wrap=True)
         console.print(table)
-        console.print(_cost_table(estimates, report, work, devices, gpu_tflops, random_root))
+        measured = {e.dimension for e in estimates}
+        console.print(_cost_table(estimates, report, work, devices, gpu_tflops, random_root, [d for d in chosen if d not in measured]))
         if random_root:
             console.print("this cache holds random test weights (`write-random-weights`): scores made with it mean nothing")
         if any(f.status == "wrong-hash" for files in report.values() for f in files):

@@ -145,6 +145,20 @@ def test_rescoring_skips_what_is_done(custom_run, vbench_env, weights):
     assert set(refused) == set(NOT_ON_OWN_PROMPTS)
 
 
+def test_vbench_check_reports_the_t2v_dimensions(vbench_env, weights, capsys):
+    """`stepeval vbench check --dims t2v-custom,color`: every chosen dimension's weights, and a cost for
+    those benchmarks/vbench_dims.py measured (color's is not measured: listed without one)."""
+    cache, thome = weights
+    capsys.readouterr()
+    code = main(["vbench", "check", "--path", str(vbench_env.path), "--dims", "t2v-custom,color", "--json",
+                 "--cache-dir", str(cache), "--torch-home", str(thome)])
+    report = json.loads(capsys.readouterr().out)["dimensions"]
+    assert list(report) == [*CUSTOM_INPUT_DIMENSIONS, "color"]
+    assert all(report[d]["weights"] == "random-weights" and "cost" in report[d] for d in CUSTOM_INPUT_DIMENSIONS)
+    assert report["color"]["weights"] == "missing" and "cost" not in report["color"]  # no GRiT weights here
+    assert code == 1  # a chosen dimension misses a file
+
+
 def test_report_shows_the_vbench_t2v_table(custom_run):
     run, _, base = custom_run
     out = base / "report"
