@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from stepeval.human.dimensions import DIMENSION_NAMES
+from stepeval.human.dimensions import ALL_DIMENSION_NAMES
 from stepeval.metrics.aggregate import DIMENSION_KEYS, Aggregates
 
 FORMAT = "stepeval-published-results"
@@ -259,7 +259,7 @@ class PairwiseColumn(_Column):
     @field_validator("cells")
     @classmethod
     def _cells(cls, value: dict) -> dict:
-        _known_keys(value, DIMENSION_NAMES, "dimension", "dimensions")
+        _known_keys(value, ALL_DIMENSION_NAMES, "dimension", "dimensions")
         for dim, per_domain in value.items():
             for domain, cell in per_domain.items():
                 try:
@@ -302,7 +302,7 @@ class PairwiseTable(_Strict):
     @field_validator("dimensions")
     @classmethod
     def _dimensions(cls, value: dict) -> dict:
-        return _known_keys(value, DIMENSION_NAMES, "dimension", "dimensions")
+        return _known_keys(value, ALL_DIMENSION_NAMES, "dimension", "dimensions")
 
     @field_validator("domains")
     @classmethod

@@ -239,3 +239,25 @@ def test_generated_pairwise_tables(first, data):
     totals = {o: _wtl_total(c) for o, c in cells.items()}
     ref = _reference(_pairwise_table(cells, base, totals=totals, refused={o: r for o, r in refused.items() if r}))
     assert findings(check_reference(ref)) == []
+
+
+def test_a_text_to_video_pairwise_table_is_published_data_too():
+    """The Step-Video-T2V report's human evaluation is W-T-L on the T2V protocol's four dimensions per
+    category: such a table validates and its printed total is checked like a TI2V one."""
+    from stepeval.human.dimensions import PROTOCOLS, dimension_label
+
+    dims = PROTOCOLS["t2v"].dimension_names
+    cells = {"Other": {d: {"sports": (3, 5, 4), "food": (6, 4, 2)} for d in dims}}
+    table = _pairwise_table(cells, {"sports": 12, "food": 12}, totals={"Other": _wtl_total(cells["Other"])})
+    table["dimensions"] = {d: dimension_label(d) for d in dims}
+    ref = _reference(table)
+    assert list(ref.tables[0].dimensions) == list(dims)
+    checks = check_reference(ref)
+    totals = [c for c in checks if c.check == "wtl_total"]
+    assert totals and all(c.verdict == "match" for c in totals) and not findings(checks)
+    wrong = _pairwise_table(cells, {"sports": 12, "food": 12}, totals={"Other": "1-2-3"})
+    wrong["dimensions"] = table["dimensions"]
+    assert {c.check for c in findings(check_reference(_reference(wrong)))} == {"wtl_total"}
+    bad = _pairwise_table({"Other": {**cells["Other"], "looks": {"sports": (1, 1, 1)}}}, {"sports": 12, "food": 12})
+    with pytest.raises(ValueError, match="looks"):
+        _reference(bad)
