@@ -65,12 +65,7 @@ def build_vbench_t2v(scores: pd.DataFrame | None, models: list[str]) -> VBenchT2
         except UserError:
             # a group with all its own dimensions still gets its score; Total needs both groups
             missing[model] = [k for k in DIMENSION_KEYS if k not in raw]
-            agg = {}
-            for group in GROUPS:
-                try:
-                    agg[group] = group_score(raw, group)
-                except UserError:
-                    pass
+            agg = vbench_table.complete_groups(raw, GROUPS, group_score)
         for name, value in agg.items():
             values.at[model, name] = value
     return VBenchT2VTable(values=values, missing=missing, notes=protocol_notes(scores, list(values.index)))

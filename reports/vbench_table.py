@@ -101,12 +101,7 @@ def build_vbench(scores: pd.DataFrame | None, models: list[str]) -> VBenchTable:
             # there still gets its score, the others (and Total) say n/a, never a total counting 0.
             missing = [k for k in DIMENSION_KEYS if k not in raw]
             refusals[model] = f"missing {', '.join(missing)}" if missing else str(exc).split("\n")[0]
-            agg = {}
-            for group in ("quality", "i2v"):
-                try:
-                    agg[group] = group_score(raw, group)
-                except UserError:
-                    pass
+            agg = complete_groups(raw, ("quality", "i2v"), group_score)
         for name, value in agg.items():
             values.at[model, name] = value
             stored = pre.at[model, name] if model in pre.index else np.nan
@@ -115,6 +110,18 @@ def build_vbench(scores: pd.DataFrame | None, models: list[str]) -> VBenchTable:
                              f"recomputed from the nine dimensions shown ({value * 100:.2f}); the recomputed one is printed.")
     notes += protocol_notes(scores, models)
     return VBenchTable(values=values, refusals=refusals, notes=notes)
+
+
+def complete_groups(raw: dict[str, float], groups, group_score) -> dict[str, float]:
+    """The scores of the groups whose own dimensions are all in `raw` (`group_score(raw, group)`
+    refuses a missing one): shown when a Total cannot be, never a group counting a missing value as 0."""
+    out = {}
+    for group in groups:
+        try:
+            out[group] = group_score(raw, group)
+        except UserError:
+            pass
+    return out
 
 
 def protocol_notes(scores: pd.DataFrame | None, models: list[str], *, total_metric: str = "vbench_i2v/total",

@@ -100,15 +100,18 @@ def crop_for_size(item: BenchmarkItem, width: int, height: int) -> Path | None:
     return Path(crops[ratio_for_aspect(width, height, tuple(crops))])
 
 
-def _read_json_list(path: Path, what: str) -> list:
+def read_json_list(path: Path, what: str, *, restore: str | None = None) -> list:
+    """A JSON file holding a list (VBench's info files), or one UserError naming the file; `restore`
+    is the fix for a damaged one (default: re-download it)."""
+    restore = restore or f"re-download {path.name}"
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"not valid UTF-8 JSON ({exc})", path=path, hint=f"re-download {path.name}") from exc
+        raise UserError(f"not valid UTF-8 JSON ({exc})", path=path, hint=restore) from exc
     except OSError as exc:
         raise UserError(f"cannot read file ({exc.strerror})", path=path, hint="check its permissions") from exc
     if not isinstance(entries, list):
-        raise UserError(f"expected a JSON list of {what}", path=path, hint=f"re-download {path.name}")
+        raise UserError(f"expected a JSON list of {what}", path=path, hint=restore)
     return entries
 
 
@@ -127,7 +130,7 @@ def _prompts(data: Path, full_info: Path | None, problems: list[Problem]) -> lis
     out: list[dict] = []
     seen: dict[str, int] = {}
     if full_info is not None:
-        for n, e in enumerate(_read_json_list(full_info, "prompt entries")):
+        for n, e in enumerate(read_json_list(full_info, "prompt entries")):
             e = e if isinstance(e, dict) else {}
             image, prompt, dims = e.get("image_name"), e.get("prompt_en"), e.get("dimension")
             if not (isinstance(image, str) and image and isinstance(prompt, str) and prompt.strip()):
@@ -147,7 +150,7 @@ def _prompts(data: Path, full_info: Path | None, problems: list[Problem]) -> lis
         f"{FULL_INFO_FILE} not found beside the data folder: only each image's caption prompt is loaded, not VBench-I2V's "
         f"camera-motion prompts nor the dimensions of each prompt; fix: copy it from vbench2_beta_i2v/ of the VBench repository to {where}",
     ))  # fmt: skip
-    for n, e in enumerate(_read_json_list(info_path, "image entries")):
+    for n, e in enumerate(read_json_list(info_path, "image entries")):
         e = e if isinstance(e, dict) else {}
         image = e.get("file_name") or e.get("image_name")
         if not isinstance(image, str) or not image:

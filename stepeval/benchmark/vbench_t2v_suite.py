@@ -28,11 +28,11 @@ with another number as a departure from the protocol.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from stepeval.benchmark.items import T2V, BenchmarkItem, LoadedBenchmark, Problem
 from stepeval.benchmark.manifest import git_blob_id_of_file
+from stepeval.benchmark.vbench_suite import read_json_list
 from stepeval.errors import UserError
 
 NAME = "vbench-t2v"
@@ -106,18 +106,6 @@ def _not_found(path: Path) -> UserError:
     return UserError(f"VBench's standard prompt suite ({FULL_INFO_FILE}) is not here (looked for {looked})", path=path, hint=SETUP_HINT)
 
 
-def _read(file: Path) -> list:
-    try:
-        entries = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"not valid UTF-8 JSON ({exc})", path=file, hint=f"restore the file; {SETUP_HINT}") from exc
-    except OSError as exc:
-        raise UserError(f"cannot read file ({exc.strerror})", path=file, hint="check its permissions") from exc
-    if not isinstance(entries, list):
-        raise UserError("expected a JSON list of prompt entries (VBench's full-info format)", path=file, hint=SETUP_HINT)
-    return entries
-
-
 def _entry(e: object) -> tuple[str, list[str], dict] | None:
     """(prompt, dimensions, auxiliary info) of a well-formed entry, else None."""
     if not isinstance(e, dict):
@@ -156,7 +144,7 @@ def load_vbench_t2v_suite(path: str | Path, *, ids: set[str] | None = None, veri
     by_prompt: dict[str, int] = {}  # prompt -> index in items
     expected: list[str] = []
     block_sizes: dict[str, int] = {}
-    for n, raw in enumerate(_read(file)):
+    for n, raw in enumerate(read_json_list(file, "prompt entries (VBench's full-info format)", restore=f"restore the file; {SETUP_HINT}")):
         parsed = _entry(raw)
         if parsed is None:
             problems.append(Problem("bad_prompt", file, f"entry {n} has no prompt_en or no dimension list (ignored); fix: restore the file"))
