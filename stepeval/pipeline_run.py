@@ -301,6 +301,7 @@ def _headline_metrics() -> dict[str, tuple[str, str]]:
     return {synthetic.METRIC_PSNR: ("PSNR", "first-frame PSNR (dB)"),
             synthetic.METRIC_COLOUR_KEPT: ("colour", "share keeping the subject's colour"),
             synthetic.METRIC_SHAPE_KEPT: ("shape", "share keeping its shape"),
+            synthetic.METRIC_COLOUR_HELD: ("held", "share still showing its colour in every frame"),
             synthetic.METRIC_NAMED_COLOUR: ("named colour", "share showing the prompt's colour"),
             synthetic.METRIC_CLEAN: ("clean", "clean content"),
             synthetic.METRIC_DIRECTION: ("direction", "share following the prompt's direction with the subject present"),

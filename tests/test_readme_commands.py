@@ -157,8 +157,8 @@ def test_train_tiny_passes_its_options_to_the_recipe(tmp_path, monkeypatch, caps
 
     seen = {}
 
-    def fake_train(out, recipe, log, vae_from=None):
-        seen.update(out=Path(out), recipe=recipe, vae_from=vae_from)
+    def fake_train(out, recipe, log, vae_from=None, dit_from=None, finetune_reused_decoder=False):
+        seen.update(out=Path(out), recipe=recipe, vae_from=vae_from, dit_from=dit_from, refine=finetune_reused_decoder)
         log("started")
         return {"final_eval": {"first_frame_psnr": 30.0, "motion_spearman": 0.9, "direction_accuracy": 1.0, "cfg_scale": 1.5}}
 
@@ -179,3 +179,10 @@ def test_train_tiny_passes_its_options_to_the_recipe(tmp_path, monkeypatch, caps
     assert seen["vae_from"] == shipped and seen["recipe"] == train.variant_recipe("frame_replace")
     assert seen["recipe"].image_conditioning == "frame_replace" and seen["recipe"].image_dropout > 0
     assert main(["train-tiny", "--variant", "prefix", "--out", str(out)]) == 2  # a clear refusal, nothing trained
+    assert seen["dit_from"] is None and seen["refine"] is False
+    assert main(["train-tiny", "--vae-from", str(shipped), "--dit-from", str(shipped), "--vae-finetune-steps", "4",
+                 "--out", str(out)]) == 0
+    assert (seen["vae_from"], seen["dit_from"], seen["refine"], seen["recipe"].vae_finetune_steps) == (shipped, shipped, True, 4)
+    seen.clear()
+    assert main(["train-tiny", "--dit-from", str(shipped), "--out", str(out)]) == 2 and not seen  # a DiT needs its VAE
+    assert "--vae-from" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The official-size Step-Video-TI2V on one GPU: denoising step, attention backend, VAE decode.
 
-    python benchmarks/gpu/official_step.py [--out official_step.json]      # one H100/H200
-    python benchmarks/gpu/official_step.py --tiny                          # CPU, seconds (CI)
+    python benchmarks/gpu/official_step.py [--out runs/gpu/official_step.json]   # one H100/H200
+    python benchmarks/gpu/official_step.py --tiny                               # CPU, seconds (CI)
 
 No weights are downloaded and no host-side state dict exists: the networks are built on the meta
 device, materialised on the GPU with `to_empty`, and filled by an init that runs on the GPU
@@ -14,31 +14,51 @@ What is measured, in order, each in the same run as its reference:
    ran is used for the step (forced alone again, so the step cannot silently fall back).
 3. One denoising step at 544x992x102 (TI2V default) with CFG (batch 2): seconds (median of
    `--steps`), achieved TFLOP/s from the planner's FLOP count (generators.stepvideo.memory), its
-   ratio to (1), peak memory vs the planner's estimate of the denoise stage.
-4. VAE decode of one latent video at full size, untiled and tiled: seconds and peak memory
-   above what was resident before; an out-of-memory is recorded, not fatal.
-5. The same step with torch.compile (regional: each transformer block compiled; identical blocks
-   share the compiled code, so compile time is that of one block, not 48).
+   ratio to (1), peak memory vs the planner's estimate of the denoise stage. An out-of-memory is
+   recorded as the step's error, not fatal.
+4. The same step with torch.compile (regional: each transformer block compiled; identical blocks
+   share one graph, so compile time is that of one block, not 48). Aborted and recorded as an
+   error if the blocks did not share their graph (more than MAX_UNIQUE_GRAPHS after the first
+   step); marked `valid: false` if dynamo broke the graph.
+5. VAE decode of one latent video at full size, untiled and tiled, after the DiT is freed: seconds
+   and peak memory above the VAE's own weights; any runtime error (out of memory, size limits of
+   a kernel, cuDNN) is recorded as the row's error, not fatal.
 
-Sections that would run past `--budget-s` are skipped and recorded as skipped. The JSON is
-validated against official_step.schema.json (beside this file) before it is written; a table is
-printed. `--tiny` runs every section on the CPU with the tiny preset in fp32.
+Time: `--budget-s` (420 s) counts from the first section; the wrapper's 8 minutes also cover
+nvidia-smi and importing torch. The compiled step runs only if `--compile-est-s` plus
+(steps + 1) eager steps fits in what is left after `--vae-reserve-s`; each VAE decode is first
+timed on one chunk of latents and skipped if its extrapolation does not fit. Skipped sections are
+recorded as such.
+
+Output: `<out>.partial.json` is rewritten after every section (and on SIGTERM, e.g. the wrapper's
+`timeout`), so a run cut short keeps what it measured; the final JSON is written to `--out`, then
+validated against official_step.schema.json (beside this file): exit 1 if it does not conform.
+`--tiny` runs every section on the CPU with the tiny preset in fp32.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import math
 import os
 import platform
+import signal
 import socket
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
+# Imported before torch so that a missing validator stops the run at its start, not after it.
+try:
+    import jsonschema
+except ImportError:
+    raise SystemExit("official_step.py validates its output with jsonschema (a dev extra): "
+                     "pip install 'jsonschema>=4.18'  (or: pip install -e '.[dev]')") from None
 import torch
 from torch import nn
 
@@ -52,20 +72,28 @@ from generators.stepvideo.dit import StepVideoModel  # noqa: E402
 from generators.stepvideo.vae import StepVideoVAE  # noqa: E402
 
 SCHEMA_PATH = Path(__file__).with_name("official_step.schema.json")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BACKEND_NAMES = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 # Materialising S x S scores is what the fused backends avoid; past this the math backend is not
 # even tried on the GPU (at 37,944 tokens it would need ~276 GB).
 MATH_SCORE_LIMIT_BYTES = 8 * 1024**3
+# torch.OutOfMemoryError exists from torch 2.5; torch.cuda's alias is older (the floor is 2.4).
+_OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+# Regional compilation shares one graph among the identical blocks; more than this after the first
+# step means dynamo is compiling block by block (48 compiles would eat the budget).
+MAX_UNIQUE_GRAPHS = 2
+# Low on purpose: a per-block recompile stops at this many and shows in the graph count.
+RECOMPILE_LIMIT = 8
 
 FULL = dict(preset="official", frames=102, height=544, width=992, dtype=torch.bfloat16,
             matmul_n=8192, vae_tile=256, vae_overlap=64)
-TINY = dict(preset="tiny", frames=17, height=32, width=48, dtype=torch.float32,
+# 34 frames: two chunks of latents, so the VAE's one-chunk estimate runs in CI too.
+TINY = dict(preset="tiny", frames=34, height=32, width=48, dtype=torch.float32,
             matmul_n=256, vae_tile=32, vae_overlap=16)
 
 
 # -------------------------------------------------------------------------------------------------
-# Timing and memory
+# Timing, memory, errors
 # -------------------------------------------------------------------------------------------------
 
 
@@ -106,8 +134,20 @@ class Peak:
         return False
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The message's first line; the type name when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
 def is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    return isinstance(exc, _OOM) or "out of memory" in str(exc).lower()
+
+
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """"out of memory: ..." for an OOM, else "<type>: ...": the two call for different fixes."""
+    kind = "out of memory" if is_oom(exc) else type(exc).__name__
+    return f"{kind}: {first_line(exc, limit)}" if str(exc).strip() else kind
 
 
 def free_cache(device: torch.device) -> None:
@@ -202,8 +242,9 @@ def probe_attention(device: torch.device, dtype: torch.dtype, batch: int, heads:
             row.update(ok=True, seconds=min(times),
                        tflops=4 * batch * heads * seq * seq * head_dim / min(times) / 1e12)
         except RuntimeError as exc:  # "No available kernel", unsupported dtype/arch, OOM
-            row["error"] = str(exc).strip().splitlines()[0][:300]
-            free_cache(device)
+            row["error"] = first_line(exc)
+        if not row["ok"]:
+            free_cache(device)  # outside `except`: until then the traceback holds the tensors
         results.append(row)
     return results
 
@@ -219,7 +260,7 @@ def kernels_of(fn, device: torch.device) -> list[str]:
             sync(device)
         names = {e.key for e in prof.key_averages()}
     except RuntimeError as exc:  # no CUPTI in this environment: the forced backend still proves it
-        return [f"profiler unavailable: {str(exc).strip().splitlines()[0][:120]}"]
+        return [f"profiler unavailable: {first_line(exc, 120)}"]
     keys = ("attention", "attn", "fmha", "flash", "cudnn", "sdpa", "softmax")
     return sorted(n for n in names if any(k in n.lower() for k in keys))[:20]
 
@@ -243,24 +284,27 @@ class DenoiseStep:
         self.clip = rnd(2, 77, clip_w)
         self.mask = torch.ones(2, 77 + 320, device=device, dtype=torch.long)
 
-    def __call__(self, model=None, t: float = 0.5, dt_: float = 0.02) -> torch.Tensor:
-        model = model or self.dit
+    def __call__(self, t: float = 0.5, dt_: float = 0.02) -> torch.Tensor:
         x = self.latents.to(self.text.dtype).expand(2, -1, -1, -1, -1)
         with torch.no_grad():
-            v = model(x, self.text, self.clip, t, self.mask, 5.0, self.cond)
+            v = self.dit(x, self.text, self.clip, t, self.mask, 5.0, self.cond)
         v_cond, v_uncond = v.float().chunk(2)
         v = v_uncond + self.guidance * (v_cond - v_uncond)
         return self.latents + dt_ * v  # not stored: every timed step sees the same input
 
 
-def measure_steps(step: DenoiseStep, device, steps: int, model=None) -> dict:
-    first = timed(lambda: step(model), device)  # warm-up (allocator, cuDNN/cuBLAS plans, compile)
+def measure_steps(step: DenoiseStep, device, steps: int, after_first=None) -> dict:
+    """One warm-up call (allocator, cuDNN/cuBLAS plans, compile), `after_first()` (which may raise
+    to stop here), then `steps` timed calls."""
+    first = timed(step, device)
+    if after_first is not None:
+        after_first()
     out = {}
     with Peak(device) as peak:
         times = []
         for _ in range(steps):
             result = {}
-            times.append(timed(lambda: result.setdefault("x", step(model)), device))
+            times.append(timed(lambda: result.setdefault("x", step()), device))
     out.update(first_call_s=first, seconds=times, median_s=statistics.median(times),
                finite=bool(torch.isfinite(result["x"]).all()),
                peak_allocated_bytes=peak.allocated, peak_reserved_bytes=peak.reserved)
@@ -270,8 +314,8 @@ def measure_steps(step: DenoiseStep, device, steps: int, model=None) -> dict:
 def vae_decode(vae: StepVideoVAE, latent_shape, device, dtype, tile: int | None, overlap: int) -> dict:
     f, h, w = latent_shape
     z = torch.randn(1, f, vae.config.z_channels, h, w, device=device, dtype=dtype)
-    row = {"tile_px": tile, "overlap_px": overlap if tile else None, "ok": False, "seconds": None, "peak_above_resident_bytes": None,
-           "peak_reserved_bytes": None, "frames": None, "error": None}
+    row = {"tile_px": tile, "overlap_px": overlap if tile else None, "ok": False, "seconds": None,
+           "peak_above_resident_bytes": None, "peak_reserved_bytes": None, "frames": None, "error": None}
     try:
         with Peak(device) as peak:
             t0 = time.perf_counter()
@@ -281,12 +325,17 @@ def vae_decode(vae: StepVideoVAE, latent_shape, device, dtype, tile: int | None,
         row.update(ok=True, frames=int(video.shape[1]), peak_above_resident_bytes=peak.above,
                    peak_reserved_bytes=peak.reserved)
         del video
-    except (RuntimeError, torch.OutOfMemoryError) as exc:
-        if not is_oom(exc):
-            raise
-        row["error"] = "out of memory: " + str(exc).strip().splitlines()[0][:200]
+    # Untiled at 544x992, OOM is not the only way to fail: upsample_nearest3d's INT_MAX element
+    # limit (torch 2.4-2.6), "Unable to find a valid cuDNN algorithm", CUDNN_STATUS_*. Each is a
+    # finding about the untiled path, so it is recorded like an OOM.
+    except RuntimeError as exc:
+        row["error"] = describe(exc, 200)
     free_cache(device)
     return row
+
+
+class CompileInvalid(Exception):
+    """The compiled step would not measure what it claims (per-block graphs)."""
 
 
 def compile_blocks(dit: StepVideoModel, backend: str) -> None:
@@ -294,22 +343,53 @@ def compile_blocks(dit: StepVideoModel, backend: str) -> None:
     so dynamo compiles one graph and reuses it for all of them (parameters are graph inputs)."""
     import torch._dynamo
 
-    # 48 block instances must not exhaust the recompile limit (past it dynamo silently runs the
-    # rest eagerly); the unique-graph count in the result shows whether they shared one graph.
+    cfg = torch._dynamo.config
+    # Before torch 2.5 dynamo guards on each block instance unless nn modules are inlined (then
+    # parameters become graph inputs): without this, 48 blocks are 48 compiles. Newer torch always
+    # inlines and warns that the flag is deprecated when it is read.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        if getattr(cfg, "inline_inbuilt_nn_modules", True) is False:
+            cfg.inline_inbuilt_nn_modules = True
     for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 2 * len(dit.transformer_blocks)))
+        if hasattr(cfg, name):
+            setattr(cfg, name, RECOMPILE_LIMIT)
+    torch._dynamo.reset()
+    dynamo_counters().clear()  # graph counts below are this section's alone
     for block in dit.transformer_blocks:
         block.compile(backend=backend, dynamic=False)
 
 
+def dynamo_counters():
+    from torch._dynamo.utils import counters
+
+    return counters
+
+
 def unique_graphs() -> int | None:
     try:
-        from torch._dynamo.utils import counters
-
-        return int(counters["stats"]["unique_graphs"])
+        return int(dynamo_counters()["stats"]["unique_graphs"])
     except Exception:  # a private counter: absent in some versions
         return None
+
+
+def graph_breaks() -> int | None:
+    """Graph breaks so far: each one runs part of the block eagerly, so the compiled time is not
+    that of the compiled block."""
+    try:
+        return int(sum(dynamo_counters()["graph_break"].values()))
+    except Exception:  # a private counter: absent in some versions
+        return None
+
+
+def release_dit(device: torch.device) -> None:
+    """Give the DiT's memory back once the caller dropped its references: the compiled code's
+    caches still hold the blocks until dynamo is reset."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    gc.collect()
+    free_cache(device)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -331,7 +411,8 @@ def environment(device: torch.device) -> dict:
     return env
 
 
-def run(args) -> dict:
+def run(args, result: dict, checkpoint) -> None:
+    """Fill `result` section by section, calling `checkpoint()` after each."""
     spec = TINY if args.tiny else FULL
     device = torch.device(args.device or ("cpu" if args.tiny else "cuda"))
     dtype = spec["dtype"]
@@ -348,8 +429,9 @@ def run(args) -> dict:
     plan = memory.plan_memory(cfg, latent_shape=latent_shape, steps=50, guidance=True, dtype=dtype,
                               device=str(device))
     flops_step = plan.flops_per_step  # batch 2 (CFG), one rank
-    result: dict = {
+    result.update({
         "schema_version": SCHEMA_VERSION,
+        "partial": True,
         "tiny": bool(args.tiny),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
@@ -359,121 +441,159 @@ def run(args) -> dict:
                    "batch": 2, "guidance": True, "dtype": str(dtype).removeprefix("torch."),
                    "steps_timed": args.steps, "seed": args.seed},
         "skipped": [],
-    }
+    })
+    checkpoint()
 
     # 1. the reference rate
     result["matmul"] = matmul_rate(device, dtype, spec["matmul_n"])
+    checkpoint()
 
     # 2. attention backends at the self-attention's shape
     d = cfg.dit
     probes = probe_attention(device, dtype, 2, d.num_attention_heads, plan.tokens, d.attention_head_dim)
     working = [p for p in probes if p["ok"]]
+    result["attention"] = {"probes": probes, "chosen": None, "used_in_step": None, "kernels": [],
+                           "step_fallback_errors": []}
+    checkpoint()
     if not working:
         raise SystemExit("no SDPA backend ran at the self-attention shape: " +
                          "; ".join(f"{p['backend']}: {p['error']}" for p in probes))
     fastest = min(working, key=lambda p: p["seconds"])["backend"]
-    result["attention"] = {"probes": probes, "chosen": fastest, "used_in_step": None, "kernels": []}
+    result["attention"]["chosen"] = fastest
 
     # 3. the eager step
     t0 = time.perf_counter()
     dit = build_on_device(StepVideoModel, cfg.dit, device, dtype, args.seed)
+    sync(device)  # the init kernels are asynchronous: build_s must include them
     build_s = time.perf_counter() - t0
-    n_params = sum(p.numel() for p in dit.parameters())
     step = DenoiseStep(dit, latent_shape, device, dtype, seed=args.seed)
+    planned = plan.stage_peaks["model"]["denoise"]
+    result["step"] = {"error": None, "build_s": build_s, "dit_params": sum(p.numel() for p in dit.parameters()),
+                      "flops_per_step": flops_step, "planner_denoise_bytes": planned}
     order = [fastest] + [p["backend"] for p in sorted(working, key=lambda p: p["seconds"]) if p["backend"] != fastest]
-    eager, errors = None, []
+    eager, errors = None, result["attention"]["step_fallback_errors"]
     for name in order:
         try:
             with forced(name):
                 eager = measure_steps(step, device, args.steps)
+        except RuntimeError as exc:
+            errors.append(f"{name}: {describe(exc, 200)}")
+            oom = is_oom(exc)
+        else:
             result["attention"]["used_in_step"] = name
             break
-        except RuntimeError as exc:
-            if is_oom(exc):
-                raise
-            errors.append(f"{name}: {str(exc).strip().splitlines()[0][:200]}")
-            free_cache(device)
-    if eager is None:
-        raise SystemExit("the step ran with no single SDPA backend: " + "; ".join(errors))
+        free_cache(device)  # outside `except`: until then the traceback holds the step's activations
+        if oom:  # memory, not the backend: the next backend would not fit either
+            break
     used = result["attention"]["used_in_step"]
-    q = torch.randn(2, d.num_attention_heads, min(plan.tokens, 4096), d.attention_head_dim,
-                    device=device, dtype=dtype)
-    with forced(used):
-        result["attention"]["kernels"] = kernels_of(
-            lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q), device)
-    del q
-    result["attention"]["step_fallback_errors"] = errors
-    tflops = flops_step / eager["median_s"] / 1e12
-    planned = plan.stage_peaks["model"]["denoise"]
-    result["step"] = {
-        **eager,
-        "build_s": build_s, "dit_params": n_params,
-        "flops_per_step": flops_step, "tflops": tflops,
-        "fraction_of_matmul": tflops / result["matmul"]["tflops"],
-        "planner_denoise_bytes": planned,
-        "peak_vs_planner": None if eager["peak_allocated_bytes"] is None else eager["peak_allocated_bytes"] / planned,
-    }
-
-    # 4. VAE decode of one latent video, untiled then tiled
-    result["vae_decode"] = []
-    if left() < args.vae_reserve_s:
-        result["skipped"].append("vae_decode: time budget")
+    if eager is None:  # recorded, not raised: an OOM at the official size is itself the finding
+        result["step"]["error"] = "; ".join(errors)
     else:
-        vae = build_on_device(StepVideoVAE, cfg.vae, device, dtype, args.seed)
-        planned_vae = {None: plan.vae_decode_bytes,
-                       spec["vae_tile"]: memory.vae_decode_bytes(cfg.vae, latent_shape[0], geo.height, geo.width,
-                                                                 memory.DTYPE_BYTES[dtype], spec["vae_tile"])}
-        for tile in (None, spec["vae_tile"]):
-            # A decode cannot be stopped once begun: one chunk (3 latents) first gives its cost.
-            chunk = 0.0 if latent_shape[0] <= 3 else (latent_shape[0] // 3) * timed(lambda: vae_decode(vae, (3, *latent_shape[1:]), device,
-                                                                       dtype, tile, spec["vae_overlap"]), device)
-            if chunk > left() - (0 if args.no_compile else args.compile_reserve_s):
-                result["skipped"].append(f"vae_decode tile={tile}: time budget (estimated {chunk:.0f} s)")
-                continue
-            row = vae_decode(vae, latent_shape, device, dtype, tile, spec["vae_overlap"])
-            row["planner_bytes"] = planned_vae[tile]
-            result["vae_decode"].append(row)
-        del vae
-        free_cache(device)
+        q = torch.randn(2, d.num_attention_heads, min(plan.tokens, 4096), d.attention_head_dim,
+                        device=device, dtype=dtype)
+        with forced(used):
+            result["attention"]["kernels"] = kernels_of(
+                lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q), device)
+        del q
+        tflops = flops_step / eager["median_s"] / 1e12
+        result["step"].update(
+            eager, tflops=tflops, fraction_of_matmul=tflops / result["matmul"]["tflops"],
+            peak_vs_planner=None if eager["peak_allocated_bytes"] is None else eager["peak_allocated_bytes"] / planned)
+    checkpoint()
 
-    # 5. the same step, compiled
+    # 4. the same step, compiled
     result["compiled"] = None
+    est_compile = None if eager is None else args.compile_est_s + (args.steps + 1) * eager["median_s"]
     if args.no_compile:
         result["skipped"].append("compiled: --no-compile")
-    elif left() < args.compile_reserve_s:
-        result["skipped"].append("compiled: time budget")
+    elif eager is None:
+        result["skipped"].append("compiled: the eager step did not run")
+    elif est_compile > left() - args.vae_reserve_s:
+        result["skipped"].append(f"compiled: time budget (estimated {est_compile:.0f} s, "
+                                 f"{left() - args.vae_reserve_s:.0f} s left before the VAE's reserve)")
     else:
         compile_blocks(dit, args.compile_backend)
+        counts = lambda: {"unique_graphs": unique_graphs(), "graph_breaks": graph_breaks()}  # noqa: E731
+
+        def check_graphs():
+            n = unique_graphs()
+            if n is not None and n > MAX_UNIQUE_GRAPHS:
+                raise CompileInvalid(f"{n} unique graphs after the first step: the blocks did not share "
+                                     f"one graph (more than {MAX_UNIQUE_GRAPHS}), timing not attempted")
+
         try:
             with forced(used):
-                comp = measure_steps(step, device, args.steps)
+                comp = measure_steps(step, device, args.steps, after_first=check_graphs)
             c_tflops = flops_step / comp["median_s"] / 1e12
-            result["compiled"] = {**comp, "backend": args.compile_backend, "unique_graphs": unique_graphs(),
+            c = counts()
+            reasons = ([f"{c['graph_breaks']} graph break(s)"] if c["graph_breaks"] else []) + (
+                [f"{c['unique_graphs']} unique graphs"] if (c["unique_graphs"] or 0) > MAX_UNIQUE_GRAPHS else [])
+            result["compiled"] = {**comp, "backend": args.compile_backend, **c,
+                                  "valid": not reasons, "invalid_reason": "; ".join(reasons) or None,
                                   "tflops": c_tflops,
                                   "fraction_of_matmul": c_tflops / result["matmul"]["tflops"],
                                   "speedup_vs_eager": eager["median_s"] / comp["median_s"], "error": None}
+        except CompileInvalid as exc:
+            result["compiled"] = {"backend": args.compile_backend, **counts(), "error": f"invalid: {exc}"}
         except Exception as exc:  # a compiler failure is a result to record, not a crash
-            if is_oom(exc):
-                free_cache(device)
-            result["compiled"] = {"backend": args.compile_backend,
-                                  "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"}
+            result["compiled"] = {"backend": args.compile_backend, **counts(), "error": describe(exc)}
+    # The VAE decode is measured alone: the DiT's 58.8 GB (official size) would otherwise both
+    # inflate "resident" and leave the untiled decode too little memory.
+    del dit, step
+    release_dit(device)
+    checkpoint()
+
+    # 5. VAE decode of one latent video, untiled then tiled
+    result["vae_decode"] = []
+    vae = build_on_device(StepVideoVAE, cfg.vae, device, dtype, args.seed)
+    planned_vae = {None: plan.vae_decode_bytes,
+                   spec["vae_tile"]: memory.vae_decode_bytes(cfg.vae, latent_shape[0], geo.height, geo.width,
+                                                             memory.DTYPE_BYTES[dtype], spec["vae_tile"])}
+    per_chunk = vae.config.latents_per_chunk
+    n_chunks = math.ceil(latent_shape[0] / per_chunk)
+    last_chunk_s = 0.0
+    for tile in (None, spec["vae_tile"]):
+        name = f"vae_decode tile={tile}"
+        # The previous row's one-chunk time stands in for this row's estimate's own cost.
+        if left() < last_chunk_s:
+            result["skipped"].append(f"{name}: time budget (before its one-chunk estimate)")
+            continue
+        # A decode cannot be stopped once begun: one chunk of latents first gives its cost.
+        if n_chunks > 1:
+            probe = vae_decode(vae, (per_chunk, *latent_shape[1:]), device, dtype, tile, spec["vae_overlap"])
+            if not probe["ok"]:  # the full decode would fail the same way: record it, skip it
+                result["vae_decode"].append({**probe, "error": f"one-chunk estimate: {probe['error']}",
+                                             "planner_bytes": planned_vae[tile]})
+                checkpoint()
+                continue
+            last_chunk_s = probe["seconds"]
+            if n_chunks * last_chunk_s > left():
+                result["skipped"].append(f"{name}: time budget (estimated {n_chunks * last_chunk_s:.0f} s)")
+                continue
+        row = vae_decode(vae, latent_shape, device, dtype, tile, spec["vae_overlap"])
+        row["planner_bytes"] = planned_vae[tile]
+        result["vae_decode"].append(row)
+        checkpoint()
+    del vae
+    free_cache(device)
     result["total_s"] = time.perf_counter() - t_start
-    return result
 
 
 # -------------------------------------------------------------------------------------------------
-# Schema and report
+# Output, schema and report
 # -------------------------------------------------------------------------------------------------
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Whole or not at all: a reader (or a kill mid-write) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
 
 
 def load_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text())
-
-
-def validate(result: dict) -> None:
-    import jsonschema
-
-    jsonschema.validate(result, load_schema())
 
 
 def _gb(n) -> str:
@@ -492,14 +612,18 @@ def table(r: dict) -> str:
             for p in r["attention"]["probes"]) + f"; step used {r['attention']['used_in_step']}",
         "",
         f"{'':<22}{'s/step':>9}{'TFLOP/s':>9}{'of matmul':>10}{'peak':>11}{'planner':>11}",
-        f"{'eager step':<22}{s['median_s']:>9.3f}{s['tflops']:>9.1f}{s['fraction_of_matmul']:>10.0%}"
-        f"{_gb(s['peak_allocated_bytes']):>11}{_gb(s['planner_denoise_bytes']):>11}",
     ]
+    if s["error"] is None:
+        lines.append(f"{'eager step':<22}{s['median_s']:>9.3f}{s['tflops']:>9.1f}{s['fraction_of_matmul']:>10.0%}"
+                     f"{_gb(s['peak_allocated_bytes']):>11}{_gb(s['planner_denoise_bytes']):>11}")
+    else:
+        lines.append(f"{'eager step':<22} failed: {s['error']}")
     comp = r.get("compiled")
     if comp and comp.get("error") is None:
         lines.append(f"{'compiled step':<22}{comp['median_s']:>9.3f}{comp['tflops']:>9.1f}"
                      f"{comp['fraction_of_matmul']:>10.0%}{_gb(comp['peak_allocated_bytes']):>11}"
-                     f"{'':>11}  x{comp['speedup_vs_eager']:.2f}, {comp['unique_graphs']} graph(s)")
+                     f"{'':>11}  x{comp['speedup_vs_eager']:.2f}, {comp['unique_graphs']} graph(s)"
+                     + ("" if comp["valid"] else f", INVALID: {comp['invalid_reason']}"))
     elif comp:
         lines.append(f"{'compiled step':<22} failed: {comp['error']}")
     for v in r["vae_decode"]:
@@ -519,23 +643,50 @@ def main(argv=None) -> int:
     ap.add_argument("--tiny", action="store_true", help="tiny preset on the CPU in fp32 (CI)")
     ap.add_argument("--device", default=None, help="default: cuda, or cpu with --tiny")
     ap.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up")
-    ap.add_argument("--out", type=Path, default=None, help="JSON path (default official_step[-tiny].json)")
-    ap.add_argument("--budget-s", type=float, default=450.0, help="skip sections that would run past this")
-    ap.add_argument("--vae-reserve-s", type=float, default=150.0)
-    ap.add_argument("--compile-reserve-s", type=float, default=150.0)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON path (default runs/gpu/official_step[-tiny].json; runs/ is git-ignored)")
+    ap.add_argument("--budget-s", type=float, default=420.0,
+                    help="skip sections that would run past this (the wrapper's 480 s also covers "
+                         "nvidia-smi and importing torch)")
+    ap.add_argument("--vae-reserve-s", type=float, default=120.0,
+                    help="kept for the VAE decode when deciding whether the compiled step fits")
+    ap.add_argument("--compile-est-s", type=float, default=120.0,
+                    help="expected compile time of one block's graph (the first compiled call)")
     ap.add_argument("--compile-backend", default="inductor")
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    result = run(args)
-    validate(result)
-    out = args.out or Path("official_step-tiny.json" if args.tiny else "official_step.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(out)
+    out = args.out or Path("runs/gpu") / ("official_step-tiny.json" if args.tiny else "official_step.json")
+    partial = out.with_name(out.stem + ".partial.json")
+    result: dict = {}
+    checkpoint = lambda: write_json(partial, result)  # noqa: E731
+
+    def on_sigterm(signum, frame):  # the wrapper's `timeout`: keep what was measured, then stop
+        result["interrupted"] = f"{signal.Signals(signum).name} during the run"
+        checkpoint()
+        print(f"\n{signal.Signals(signum).name}: partial result in {partial}", flush=True)
+        os._exit(128 + signum)  # not an exception: a section's `except` must not swallow it
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        run(args, result, checkpoint)
+    except BaseException as exc:  # a crash or a SystemExit of the run's own: keep the partial result
+        result["interrupted"] = f"{type(exc).__name__}: {first_line(exc)}"
+        checkpoint()
+        print(f"partial result in {partial}", file=sys.stderr)
+        raise
+    result["partial"] = False
+    # Written before validation: a schema mismatch must not throw the measurements away.
+    write_json(out, result)
+    partial.unlink(missing_ok=True)
     print(table(result))
     print(f"wrote {out}")
+    try:
+        jsonschema.validate(result, load_schema())
+    except jsonschema.ValidationError as exc:
+        print(f"{out} does not conform to {SCHEMA_PATH.name}: {exc.message} at "
+              f"/{'/'.join(map(str, exc.absolute_path))}", file=sys.stderr)
+        return 1
     return 0
 
 

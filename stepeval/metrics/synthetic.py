@@ -15,8 +15,11 @@ ground truth in labels.json; this metric measures a generated video against it:
   the subject is a few percent of the pixels: `synthetic/subject_colour_kept` (1 when frame 0's
   subject is within CIEDE2000 15 of the named colour), `synthetic/subject_colour` (1 - CIEDE2000 /
   100, the continuous form the judge compares), `synthetic/subject_iou` (frame-0 subject mask vs
-  the input image's; `synthetic/subject_shape_kept` when at least 0.7) and `synthetic/clean_content` (1 - the fraction of pixels far from every
-  subject/background mix: stray blobs and colours that were never there).
+  the input image's; `synthetic/subject_shape_kept` when at least 0.7), `synthetic/clean_content` (1 -
+  the fraction of pixels far from every subject/background mix: stray blobs and colours that were
+  never there) and `synthetic/subject_colour_held` (1 when every frame, not only frame 0, still shows
+  one region of the named colour at least 0.3 of the subject's size: a subject that drifts to another
+  colour over the clip fails it).
 
 `synthetic/direction_match` also requires the subject to stay in the picture and not to travel
 against the asked direction: a clip whose subject vanished does not pass because its background moved.
@@ -43,7 +46,7 @@ from stepeval.benchmark import synthetic as world
 from stepeval.benchmark.items import T2V, TI2V, resolve_task
 from stepeval.errors import UserError
 from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
-from stepeval.metrics.subject import SubjectFidelity, named_subject, subject_fidelity
+from stepeval.metrics.subject import PRESENCE_FLOOR, NamedSubject, SubjectFidelity, named_subject, subject_fidelity
 
 NAME = "synthetic"
 METRIC_DIRECTION = "synthetic/direction_match"  # 1 when the measured dominant flow is the prompt's
@@ -56,8 +59,9 @@ METRIC_COLOUR = "synthetic/subject_colour"  # 1 - CIEDE2000 / 100 (clipped): the
 METRIC_IOU = "synthetic/subject_iou"  # frame-0 subject mask vs the input image's
 METRIC_SHAPE_KEPT = "synthetic/subject_shape_kept"  # 1 when that IoU is at least 0.7
 METRIC_CLEAN = "synthetic/clean_content"  # 1 - fraction of pixels far from every subject/background mix
+METRIC_COLOUR_HELD = "synthetic/subject_colour_held"  # 1 when every frame still shows the named colour as the subject
 METRIC_NAMED_COLOUR = "synthetic/named_colour"  # text-only runs: 1 when frame 0 shows the named colour
-SUBJECT_METRICS = (METRIC_COLOUR_KEPT, METRIC_COLOUR, METRIC_IOU, METRIC_SHAPE_KEPT, METRIC_CLEAN)
+SUBJECT_METRICS = (METRIC_COLOUR_KEPT, METRIC_COLOUR, METRIC_IOU, METRIC_SHAPE_KEPT, METRIC_CLEAN, METRIC_COLOUR_HELD)
 IMAGE_METRICS = (METRIC_DIRECTION, METRIC_PSNR, METRIC_FIDELITY, METRIC_CONSISTENCY, METRIC_SMOOTHNESS, *SUBJECT_METRICS)
 TEXT_METRICS = (METRIC_DIRECTION, METRIC_NAMED_COLOUR, METRIC_SMOOTHNESS)
 SYNTHETIC_METRICS = (*IMAGE_METRICS, METRIC_NAMED_COLOUR)
@@ -66,7 +70,7 @@ SYNTHETIC_METRICS = (*IMAGE_METRICS, METRIC_NAMED_COLOUR)
 # nothing added, and the frames staying with the picture.
 JUDGE_METRICS: dict[str, tuple[str, ...]] = {
     "instruction_adherence": (METRIC_DIRECTION,),
-    "consistency": (METRIC_CONSISTENCY, METRIC_COLOUR, METRIC_IOU, METRIC_CLEAN),
+    "consistency": (METRIC_CONSISTENCY, METRIC_COLOUR, METRIC_IOU, METRIC_CLEAN, METRIC_COLOUR_HELD),
     "physical_laws": (METRIC_SMOOTHNESS,),
 }
 # A text-only run's videos are judged on the T2V protocol's dimensions the world can decide without
@@ -162,13 +166,17 @@ def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[di
               METRIC_SMOOTHNESS: float(np.clip(1.0 - 10.0 * second / 255.0, 0.0, 1.0))}
     details = {"expected_flow": label["expected_flow"], "judged": judged.to_dict()}
     if "scene" in label:
-        fidelity = scene_subject_fidelity(frames, world.scene_from_dict(label["scene"]))
+        scene = world.scene_from_dict(label["scene"])
+        fidelity = scene_subject_fidelity(frames, scene)
+        held = scene_named_subject(frames, scene)
         direction_ok = direction_ok and fidelity.follows(label["expected_flow"])
         values.update({METRIC_COLOUR_KEPT: float(fidelity.colour_kept),
                        METRIC_COLOUR: float(np.clip(1.0 - fidelity.colour_delta_e / 100.0, 0.0, 1.0)),
                        METRIC_IOU: fidelity.iou, METRIC_SHAPE_KEPT: float(fidelity.shape_kept),
-                       METRIC_CLEAN: 1.0 - fidelity.stray_fraction})
+                       METRIC_CLEAN: 1.0 - fidelity.stray_fraction,
+                       METRIC_COLOUR_HELD: float(held.presence >= PRESENCE_FLOOR)})
         details["subject"] = fidelity.to_dict()
+        details["named_subject"] = held.to_dict()
     values[METRIC_DIRECTION] = float(direction_ok)
     return values, details
 
@@ -177,15 +185,8 @@ def text_clip_metrics(frames: np.ndarray, label: dict) -> tuple[dict[str, float]
     """The world's checks of a clip made from the prompt alone (no input image): the direction the
     prompt asks with its named-colour subject present and not going the wrong way, the named colour
     in frame 0, temporal smoothness."""
-    import cv2
-
     judged = judge_direction(frames)
-    scene = world.scene_from_dict(label["scene"])
-    if frames.shape[1:3] != (world.SIZE, world.SIZE):
-        frames = np.stack([cv2.resize(np.ascontiguousarray(f), (world.SIZE, world.SIZE), interpolation=cv2.INTER_AREA)
-                           for f in frames])
-    area = float((world.subject_alpha(scene, 0) >= 0.5).sum())
-    subject = named_subject(frames, world.COLOURS[scene.colour][0], area)
+    subject = scene_named_subject(frames, world.scene_from_dict(label["scene"]))
     f = frames.astype(np.float32)
     second = float(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).mean()) if len(f) > 2 else 0.0
     values = {METRIC_DIRECTION: float(judged.label == label["expected_flow"] and subject.follows(label["expected_flow"])),
@@ -196,13 +197,23 @@ def text_clip_metrics(frames: np.ndarray, label: dict) -> tuple[dict[str, float]
 
 def scene_subject_fidelity(frames: np.ndarray, scene: world.Scene) -> SubjectFidelity:
     """The subject checks of a clip made from `scene`'s first frame, at the world's size."""
-    if frames.shape[1:3] != (world.SIZE, world.SIZE):
-        import cv2
-
-        frames = np.stack([cv2.resize(np.ascontiguousarray(f), (world.SIZE, world.SIZE), interpolation=cv2.INTER_AREA)
-                           for f in frames])
-    return subject_fidelity(frames, world.render_background(scene, 0), world.subject_alpha(scene, 0),
+    return subject_fidelity(_world_size(frames), world.render_background(scene, 0), world.subject_alpha(scene, 0),
                             world.COLOURS[scene.colour][0], max_speed=world.SPEED_RANGE[1])
+
+
+def scene_named_subject(frames: np.ndarray, scene: world.Scene) -> NamedSubject:
+    """The subject found by `scene`'s named colour alone in every frame, at the world's size."""
+    area = float((world.subject_alpha(scene, 0) >= 0.5).sum())
+    return named_subject(_world_size(frames), world.COLOURS[scene.colour][0], area)
+
+
+def _world_size(frames: np.ndarray) -> np.ndarray:
+    if frames.shape[1:3] == (world.SIZE, world.SIZE):
+        return frames
+    import cv2
+
+    return np.stack([cv2.resize(np.ascontiguousarray(f), (world.SIZE, world.SIZE), interpolation=cv2.INTER_AREA)
+                     for f in frames])
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -114,6 +114,7 @@ def test_every_ground_truth_clip_passes_every_subject_check(seed):
     assert f.colour_kept and f.shape_kept, f
     assert f.stray_fraction < 0.002, f
     assert f.follows(scene.expected_flow), f
+    assert metric.scene_named_subject(clip, scene).presence >= 0.3
 
 
 def test_the_fastest_pull_out_keeps_its_shrinking_subject_present():
@@ -130,3 +131,29 @@ def test_labels_without_a_scene_keep_the_older_checks():
     values, details = metric.clip_metrics(clip, clip[0], label)
     assert metric.METRIC_COLOUR_KEPT not in values and "subject" not in details
     assert values[metric.METRIC_DIRECTION] == 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6))
+def test_a_softened_edge_keeps_the_shape_whatever_the_colours(seed):
+    """A 1 px blur changes no shape a person sees; the mask must not grow or shrink with how the
+    subject's colour mixes into the background (CIEDE2000's nearer-colour rule did, to IoU 0.8)."""
+    import cv2
+
+    scene = world.training_scene(seed)
+    clip = world.render(scene)
+    soft = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in clip])
+    assert metric.scene_subject_fidelity(soft, scene).iou >= 0.85
+
+
+def test_a_subject_that_turns_purple_after_frame_0_fails_colour_held_only():
+    """What a person sees over the clip: frame 0 right, later frames another colour."""
+    scene = _scene("blue", "circle")
+    clip = world.render(scene)
+    drifted = clip.copy()
+    drifted[6:] = _repaint(scene, clip, colour="purple")[6:]
+    values, _ = metric.clip_metrics(drifted, clip[0], scene.labels())
+    assert values[metric.METRIC_COLOUR_KEPT] == 1.0 and values[metric.METRIC_SHAPE_KEPT] == 1.0
+    assert values[metric.METRIC_COLOUR_HELD] == 0.0
+    kept, _ = metric.clip_metrics(clip, clip[0], scene.labels())
+    assert kept[metric.METRIC_COLOUR_HELD] == 1.0

@@ -107,6 +107,32 @@ def test_guidance_is_chosen_on_validation_scenes_and_shipped(mini_checkpoint):
     assert not smoke & validation and min(validation) >= world.SMOKE_SEED_BASE
 
 
+def test_a_checkpoint_gets_a_new_decoder_without_retraining_its_dit(mini_checkpoint, tmp_path):
+    """--vae-from + --dit-from + --vae-finetune-steps: the DiT, text encoder and VAE encoder are the
+    source's (every latent the DiT learned stays valid), the decoder is fine-tuned, the guidance
+    scale chosen again, and training.json says which stages were reused."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "refined"
+    recipe = TinyRecipe(threads=1, vae_batch=2, vae_clip_batch=1, vae_clip_every=2, steps=2, final_eval_items=1,
+                        validation_items=1, cfg_candidates=(1.0, 2.0), vae_finetune_steps=2)
+    report = train_tiny(out, recipe, log=lambda m: None, vae_from=mini_checkpoint, dit_from=mini_checkpoint,
+                        finetune_reused_decoder=True)
+    dit_file = "transformer/diffusion_pytorch_model.safetensors"
+    before, after = load_file(str(mini_checkpoint / dit_file)), load_file(str(out / dit_file))
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert (out / "tiny_text/model.safetensors").read_bytes() == (mini_checkpoint / "tiny_text/model.safetensors").read_bytes()
+    vae_before, vae_after = load_file(str(mini_checkpoint / "vae/vae_v2.safetensors")), load_file(str(out / "vae/vae_v2.safetensors"))
+    encoder = [k for k in vae_before if k.startswith("encoder.")]
+    decoder = [k for k in vae_before if k.startswith("decoder.")]
+    assert encoder and all(torch.equal(vae_before[k], vae_after[k]) for k in encoder)
+    assert any(not torch.equal(vae_before[k], vae_after[k]) for k in decoder)
+    source = json.loads((mini_checkpoint / "training.json").read_text())
+    assert report["dit"]["from"] == str(mini_checkpoint) and report["dit"]["history"] == source["dit"]["history"]
+    assert report["vae"]["from"] == str(mini_checkpoint) and report["vae_decoder_finetune"]["history"]
+    assert [r["cfg_scale"] for r in report["guidance_selection"]["results"]] == [1.0, 2.0]
+
+
 def test_checkpoint_has_the_hub_layout(mini_checkpoint):
     for rel in ("model_index.json", "transformer/config.json", "transformer/diffusion_pytorch_model.safetensors",
                 "vae/vae_v2.safetensors", "vae/config.json", "scheduler/scheduler_config.json",
