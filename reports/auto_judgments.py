@@ -46,3 +46,17 @@ def auto_judgments(
 
 def describe_mapping(metrics: dict[str, tuple[str, ...]] | None = None, margin: float = DEFAULT_MARGIN) -> str:
     return judge.describe(metrics or AUTO_METRICS, margin)
+
+
+def mapping_of(stored: pd.DataFrame | None) -> dict[str, tuple[str, ...]]:
+    """The metrics behind automatic judgments: stored ones made by the synthetic world's judge (its
+    study id; its text-only mapping for a text-only run's dimensions), else the VBench-I2V heuristic
+    this module derives them with."""
+    from stepeval.metrics import synthetic
+
+    if stored is None or stored.empty or "study_id" not in stored.columns:
+        return AUTO_METRICS
+    if not (stored["study_id"] == synthetic.JUDGE_STUDY_ID).any():
+        return AUTO_METRICS
+    text = synthetic.TEXT_JUDGE_METRICS  # its dimensions are the T2V protocol's, none shared with TI2V's
+    return text if set(stored["dimension"]) <= set(text) else synthetic.JUDGE_METRICS

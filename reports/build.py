@@ -796,7 +796,7 @@ def _auto_frame(inputs: ReportInputs, options: ReportOptions) -> pd.DataFrame:
 def _auto_section(inputs: ReportInputs, options: ReportOptions, focal: str | None, meta: dict) -> Section:
     sec = Section("auto", "Automatic pairwise judgments (metric-derived)", badge="auto", intro=(
         "Not human judgments: each dimension is decided from per-video metrics ("
-        + auto_mod.describe_mapping(margin=options.auto_margin)
+        + auto_mod.describe_mapping(auto_mod.mapping_of(inputs.stored_auto), margin=options.auto_margin)
         + "). Shown apart from, and never mixed with, the human results; useful for CI and a quick look."))
     auto = _auto_frame(inputs, options)
     meta["auto_judgments"] = int(len(auto))

@@ -14,6 +14,7 @@ from reports.pairwise import excluded_videos, ok_videos
 from reports.taxonomy import load_labels
 from stepeval.benchmark.items import TI2V, resolve_task
 from stepeval.errors import UserError
+from stepeval.metrics import judge
 from stepeval.runs import Run
 from stepeval.runs.schema import RunConfig
 
@@ -73,8 +74,9 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
     """Read a run directory (and its judgments) for `assemble_report`.
 
     Judgments come from `annotations` (an exported JSONL/CSV file, a ``.sqlite`` store or a
-    SQLAlchemy URL), else from the run's own ``annotations.sqlite`` when present. Judgments of
-    another run are refused.
+    SQLAlchemy URL), else from the run's own ``annotations.sqlite`` when present; automatic ones
+    that none of those holds from the file `stepeval run` derives them into (RUN/auto-judgments.jsonl).
+    Judgments of another run are refused.
     """
     run = Run.open(run_dir)
     warnings: list[str] = []
@@ -91,6 +93,9 @@ def load_inputs(run_dir: str | Path, *, annotations: str | Path | None = None, l
         human, stored_auto = split_sources(raw, where=str(source))
     else:
         human, stored_auto = empty_judgments(), empty_judgments()
+    derived = run.root / judge.AUTO_JUDGMENTS_FILE
+    if stored_auto.empty and derived.is_file():  # what `stepeval run` derived, beside the run's store
+        stored_auto = split_sources(load_judgments(derived, run_name=run.name), where=str(derived))[1]
     prompts, bench_items, images, task = _prompts(run, warnings)
     items = item_meta(human, bench_items, generations, scores)
     label_frame = None

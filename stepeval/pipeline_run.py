@@ -251,7 +251,7 @@ def _write_synthetic_judgments(run: Run) -> Path | None:
                                      item_info=synthetic.judge_item_info)
     if frame.empty:
         return None
-    path = run.root / "auto-judgments.jsonl"
+    path = run.root / judge.AUTO_JUDGMENTS_FILE
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=_nan_none) + "\n"
                                     for r in frame.to_dict(orient="records")))
     return path

@@ -26,6 +26,9 @@ from stepeval.metrics.common import MODEL_ITEM
 
 DEFAULT_MARGIN = 0.01
 ANNOTATOR = "auto"
+# Where `stepeval run` leaves the judgments it derived, in the run folder; `stepeval report RUN`
+# reads them from there when no store or export holds automatic judgments.
+AUTO_JUDGMENTS_FILE = "auto-judgments.jsonl"
 SOURCE = "auto"
 _SCREEN = {"A": "left", "B": "right", "tie": "tie"}
 

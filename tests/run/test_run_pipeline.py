@@ -50,6 +50,12 @@ def test_run_makes_videos_scores_judgments_and_report(baseline_run):
     assert (run_dir / "benchmark" / "labels.json").is_file()
     html = (run_dir / "report" / "index.html").read_text(encoding="utf-8")
     assert "AUTO Table 2" in html
+    # The section states the judge that made them: the world's ground truth, not VBench's metrics.
+    assert "consistency: mean of consistency, subject_colour" in html and "mean of i2v_subject" not in html
+    # `stepeval report RUN` later, with no options: the same automatic judgments and description.
+    assert main(["report", str(run_dir), "--out", str(run_dir / "again")]) == 0
+    again = (run_dir / "again" / "index.html").read_text(encoding="utf-8")
+    assert "AUTO Table 2" in again and "consistency: mean of consistency, subject_colour" in again
     # Pan items (s002, s003 of the 4-item set): the camera baseline does what the prompt asks,
     # the static one does not, and the judge says so.
     judged = [json.loads(line) for line in (run_dir / "auto-judgments.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -10,11 +10,12 @@ from generators.stepvideo.tiny import acceptance
 PURPLE = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-purple-subjects-summary.json"
 
 
-def _summary(colour=1.0, shape=1.0, direction=0.9, psnr=26.0, rho=0.85, motion=(4.0, 7.0, 12.0)) -> dict:
+def _summary(colour=1.0, shape=1.0, direction=0.9, psnr=26.0, rho=0.85, motion=(4.0, 7.0, 12.0), held=1.0) -> dict:
     s = {f"{acceptance.FAMILY}/motion_spearman": rho}
     for tag, m in zip(acceptance.setting_tags(), motion):
         s.update({f"{tag}/synthetic/first_frame_psnr": psnr, f"{tag}/synthetic/subject_colour_kept": colour,
                   f"{tag}/synthetic/subject_shape_kept": shape, f"{tag}/synthetic/direction_match": direction,
+                  f"{tag}/synthetic/subject_colour_held": held,
                   f"{tag}/motion_score": m})
     return s
 
@@ -32,6 +33,8 @@ def test_losing_the_subject_colour_fails_even_when_psnr_direction_and_motion_pas
 
 def test_each_floor_is_enforced():
     assert any("subject_shape_kept" in f for f in acceptance.floor_failures(_summary(shape=0.5)))
+    # frame 0 right, later frames another colour (the checkpoint before the clip-level decoder term)
+    assert [f for f in acceptance.floor_failures(_summary(held=0.75)) if "subject_colour_held" in f]
     assert any("direction" in f for f in acceptance.floor_failures(_summary(direction=0.7)))
     assert any("first_frame_psnr" in f for f in acceptance.floor_failures(_summary(psnr=24.0)))
     assert any("motion_spearman" in f for f in acceptance.floor_failures(_summary(rho=0.5)))
