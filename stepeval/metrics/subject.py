@@ -12,10 +12,10 @@ something moves the right way. These checks look at the subject itself:
   subject covers at least half of a pixel: the pixel's colour projected onto the line from the input
   background there to the subject colour (the world composites in sRGB, so on its own pictures this
   inverts the compositing), with the subject's colour as frame 0 shows it (shape apart from colour).
-  Not "nearer the subject colour than the background": CIEDE2000's midpoint
-  between a saturated subject and a light background is not the half-coverage point, so that rule
-  grows or shrinks a softly edged subject by its colour (a 1 px Gaussian blur of a green diamond on a
-  light background scored IoU 0.82 against itself, 0.97 with coverage);
+  Not "nearer the subject colour than the background": CIEDE2000's midpoint between a saturated
+  subject and a light background is not the half-coverage point, so that rule grows or shrinks a
+  softly edged subject by its colour (a 1 px Gaussian blur of a green diamond on a light background
+  scored IoU 0.82 against itself, 0.97 with coverage);
 - stray content: the fraction of pixels, over sampled frames, far (CIELAB distance) from every mix
   of the subject colour and the input background near that pixel (search radius = the farthest the
   world's content can travel by then), i.e. blobs and colours that were never in the picture;
