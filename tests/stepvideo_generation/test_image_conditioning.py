@@ -70,8 +70,11 @@ def test_frame_replacement_pins_the_first_frame_to_the_images_round_trip(shipped
     assert (out.latents[:, :1] - z).abs().max().item() < 1e-5
     # The causal decoder makes frame 0 from latent 0 alone: the video's first frame is the VAE's own
     # round trip of the image, whatever the (here untrained) DiT put in the later latents.
+    # Equal up to float noise: the pinned latent is z within 1e-5, so a value may land on the other
+    # side of an 8-bit rounding step (seen: 1 of 12288 values, by 1).
     round_trip = to_uint8(shipped_parts.vae.decode(z)[0])[0]
-    assert np.array_equal(out.frames[0], round_trip)
+    off = np.abs(out.frames[0].astype(int) - round_trip.astype(int))
+    assert off.max() <= 1 and (off > 0).mean() < 1e-3
     assert not np.array_equal(out.frames[-1], round_trip)
 
 
