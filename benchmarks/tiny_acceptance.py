@@ -69,14 +69,15 @@ def harness_run(model_dir: Path, n: int, seed: int, out: Path) -> dict:
     code = main(["run", str(path), "--run-dir", str(run_dir), "--no-progress"])
     if code != 0:
         raise SystemExit(f"stepeval run failed ({code}) for {path}")
-    summary = run_summary(Run.open(run_dir))
-    frame_grid(Run.open(run_dir), run_dir / "benchmark", acceptance.setting_tags()[1], out / f"frames-{seed}.png")
+    run = Run.open(run_dir)
+    summary = run_summary(run)
     tags = acceptance.setting_tags()
+    frame_grid(run, run_dir / "benchmark", tags[1], out / f"frames-{seed}.png")
     pooled = {m: float(np.mean([summary[f"{t}/synthetic/{m}"] for t in tags]))
               for m in ("subject_colour_kept", "subject_shape_kept", "subject_colour_held", "direction_match",
                         "first_frame_psnr", "clean_content")}
     return {"items": n, "seed": seed, "seconds": round(time.perf_counter() - t0, 1), "pooled": pooled,
-            "direction_by_move": direction_by_move(Run.open(run_dir), dict(world.smoke_scenes(n, seed=seed)), tags),
+            "direction_by_move": direction_by_move(run, dict(world.smoke_scenes(n, seed=seed)), tags),
             "motion_spearman": summary.get(f"{acceptance.FAMILY}/motion_spearman"),
             "per_setting": {t: {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith(t + "/")} for t in tags},
             "floor_failures": acceptance.floor_failures(summary)}

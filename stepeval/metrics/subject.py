@@ -113,11 +113,13 @@ class NamedSubject:
         return asdict(self)
 
 
-def named_subject(frames: np.ndarray, colour_rgb, expected_area: float) -> NamedSubject:
+def named_subject(frames: np.ndarray, colour_rgb, expected_area: float, *, labs: np.ndarray | None = None) -> NamedSubject:
     """frames (T, H, W, 3) uint8; colour_rgb in [0, 1]; expected_area: the subject's area in pixels
-    at this size (the world knows it from the scene)."""
+    at this size (the world knows it from the scene); labs: the frames in CIELAB when the caller has
+    them already (the conversion is most of the cost)."""
     expected = max(1.0, float(expected_area))
-    masks = ciede2000(srgb_to_lab(frames), srgb_to_lab(np.asarray(colour_rgb, np.float64))) <= COLOUR_TOLERANCE
+    labs = srgb_to_lab(frames) if labs is None else labs
+    masks = ciede2000(labs, srgb_to_lab(np.asarray(colour_rgb, np.float64))) <= COLOUR_TOLERANCE
     regions = [_subject_region(m, expected) for m in masks]
     ratios = np.minimum(1.0, np.array([r.sum() for r in regions]) / expected)
     first, last = regions[0], regions[-1]
@@ -140,15 +142,16 @@ def _subject_region(mask: np.ndarray, expected: float) -> np.ndarray:
 
 
 def subject_fidelity(frames: np.ndarray, background: np.ndarray, alpha: np.ndarray, colour_rgb,
-                     *, max_speed: float) -> SubjectFidelity:
+                     *, max_speed: float, labs: np.ndarray | None = None) -> SubjectFidelity:
     """frames: the clip (T, H, W, 3) uint8 at the input's size; background: the input image without
     its subject (H, W, 3) float in [0, 1]; alpha: the subject's coverage in the input (H, W);
-    colour_rgb: the subject's colour in [0, 1]; max_speed: the farthest content moves per frame (px)."""
+    colour_rgb: the subject's colour in [0, 1]; max_speed: the farthest content moves per frame (px);
+    labs: the frames in CIELAB when the caller has them already."""
     if frames.ndim != 4 or frames.shape[1:3] != alpha.shape:
         raise ValueError(f"clip {frames.shape} does not match the subject mask {alpha.shape}")
     subject_lab = srgb_to_lab(np.asarray(colour_rgb, np.float64))
     background_lab = srgb_to_lab(background)
-    labs = srgb_to_lab(frames)  # (T, H, W, 3)
+    labs = srgb_to_lab(frames) if labs is None else labs  # (T, H, W, 3)
     core = alpha >= _CORE
     if not core.any():
         core = alpha >= alpha.max() * 0.9

@@ -46,6 +46,7 @@ from stepeval.benchmark import synthetic as world
 from stepeval.benchmark.items import T2V, TI2V, resolve_task
 from stepeval.errors import UserError
 from stepeval.metrics.registry import Metric, ScoreError, ScoreReport
+from stepeval.metrics.colour import srgb_to_lab
 from stepeval.metrics.subject import PRESENCE_FLOOR, NamedSubject, SubjectFidelity, named_subject, subject_fidelity
 
 NAME = "synthetic"
@@ -167,8 +168,10 @@ def clip_metrics(frames: np.ndarray, image: np.ndarray, label: dict) -> tuple[di
     details = {"expected_flow": label["expected_flow"], "judged": judged.to_dict()}
     if "scene" in label:
         scene = world.scene_from_dict(label["scene"])
-        fidelity = scene_subject_fidelity(frames, scene)
-        held = scene_named_subject(frames, scene)
+        small = _world_size(frames)
+        labs = srgb_to_lab(small)  # shared by both checks
+        fidelity = scene_subject_fidelity(small, scene, labs=labs)
+        held = scene_named_subject(small, scene, labs=labs)
         direction_ok = direction_ok and fidelity.follows(label["expected_flow"])
         values.update({METRIC_COLOUR_KEPT: float(fidelity.colour_kept),
                        METRIC_COLOUR: float(np.clip(1.0 - fidelity.colour_delta_e / 100.0, 0.0, 1.0)),
@@ -195,16 +198,18 @@ def text_clip_metrics(frames: np.ndarray, label: dict) -> tuple[dict[str, float]
     return values, {"expected_flow": label["expected_flow"], "judged": judged.to_dict(), "named_subject": subject.to_dict()}
 
 
-def scene_subject_fidelity(frames: np.ndarray, scene: world.Scene) -> SubjectFidelity:
-    """The subject checks of a clip made from `scene`'s first frame, at the world's size."""
+def scene_subject_fidelity(frames: np.ndarray, scene: world.Scene, *, labs: np.ndarray | None = None) -> SubjectFidelity:
+    """The subject checks of a clip made from `scene`'s first frame, at the world's size (`labs`:
+    those frames in CIELAB, when the caller has them)."""
     return subject_fidelity(_world_size(frames), world.render_background(scene, 0), world.subject_alpha(scene, 0),
-                            world.COLOURS[scene.colour][0], max_speed=world.SPEED_RANGE[1])
+                            world.COLOURS[scene.colour][0], max_speed=world.SPEED_RANGE[1], labs=labs)
 
 
-def scene_named_subject(frames: np.ndarray, scene: world.Scene) -> NamedSubject:
-    """The subject found by `scene`'s named colour alone in every frame, at the world's size."""
+def scene_named_subject(frames: np.ndarray, scene: world.Scene, *, labs: np.ndarray | None = None) -> NamedSubject:
+    """The subject found by `scene`'s named colour alone in every frame, at the world's size
+    (`labs`: those frames in CIELAB, when the caller has them)."""
     area = float((world.subject_alpha(scene, 0) >= 0.5).sum())
-    return named_subject(_world_size(frames), world.COLOURS[scene.colour][0], area)
+    return named_subject(_world_size(frames), world.COLOURS[scene.colour][0], area, labs=labs)
 
 
 def _world_size(frames: np.ndarray) -> np.ndarray:
